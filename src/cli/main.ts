@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+/** `warm-serve <command>`: one file per command in this folder, loaded on demand. */
+import { VERSION } from '../version.js';
+
+type Command = { describe: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
+
+const COMMANDS: Record<string, Command> = {
+  // each command module exports run(argv) -> exit code
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.describe}`);
+  return `warm-serve ${VERSION}: serve weight-averaged reward models (WARM)\n\nUsage: warm-serve <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun 'warm-serve <command> --help' for a command's options.\n`;
+}
+
+async function main(): Promise<number> {
+  const [name, ...rest] = process.argv.slice(2);
+  if (!name || name === '--help' || name === '-h') {
+    process.stdout.write(usage());
+    return name ? 0 : 2;
+  }
+  if (name === '--version') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`warm-serve: unknown command '${name}'\n\n${usage()}`);
+    return 2;
+  }
+  return (await command.load()).run(rest);
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`warm-serve: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,86 @@
+/**
+ * The error catalogue: every error a user can cause, with a stable `error_type`, an HTTP status
+ * and a message that says what went wrong and how to fix it. Thrown anywhere (model loading,
+ * batching, routes); the HTTP layer maps them to `{"error", "error_type", "request_id"}`.
+ */
+
+export type ErrorType =
+  | 'malformed_json'
+  | 'validation_error'
+  | 'payload_too_large'
+  | 'overloaded'
+  | 'queue_timeout'
+  | 'not_ready'
+  | 'draining'
+  | 'not_found'
+  | 'engine_error'
+  | 'client_closed'
+  | 'model_error'
+  | 'merge_error'
+  | 'internal_error';
+
+const STATUS: Record<ErrorType, number> = {
+  malformed_json: 400,
+  validation_error: 422,
+  payload_too_large: 413,
+  overloaded: 503,
+  queue_timeout: 503,
+  not_ready: 503,
+  draining: 503,
+  not_found: 404,
+  engine_error: 500,
+  client_closed: 499,
+  model_error: 500,
+  merge_error: 1, // CLI only: exit status
+  internal_error: 500,
+};
+
+/** An error from the catalogue. `retryAfterSeconds` is sent as Retry-After on 503s. */
+export class WarmServeError extends Error {
+  readonly type: ErrorType;
+  readonly status: number;
+  readonly retryAfterSeconds?: number;
+
+  constructor(type: ErrorType, message: string, opts: { retryAfterSeconds?: number; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'WarmServeError';
+    this.type = type;
+    this.status = STATUS[type];
+    this.retryAfterSeconds = opts.retryAfterSeconds;
+  }
+}
+
+/** Error constructors, one per situation, so messages stay consistent. */
+export const errors = {
+  validation: (field: string, problem: string) =>
+    new WarmServeError('validation_error', `${field}: ${problem}`),
+  tooLarge: (field: string, limit: number, actual: number, unit: string, hint: string) =>
+    new WarmServeError(
+      'payload_too_large',
+      `${field}: ${actual} ${unit} exceeds the limit of ${limit} ${unit}; ${hint}`,
+    ),
+  overloaded: (reason: string, retryAfterSeconds: number) =>
+    new WarmServeError('overloaded', `server overloaded (${reason}); retry after ${retryAfterSeconds} s`, {
+      retryAfterSeconds,
+    }),
+  queueTimeout: (waitedMs: number, limitMs: number, retryAfterSeconds: number) =>
+    new WarmServeError(
+      'queue_timeout',
+      `request waited ${Math.round(waitedMs)} ms in the queue, over the ${limitMs} ms queue timeout; retry after ${retryAfterSeconds} s`,
+      { retryAfterSeconds },
+    ),
+  notReady: () =>
+    new WarmServeError('not_ready', 'model is still loading or warming up; retry shortly', { retryAfterSeconds: 1 }),
+  draining: () =>
+    new WarmServeError('draining', 'server is shutting down; send the request to another replica', {
+      retryAfterSeconds: 1,
+    }),
+  engine: (detail: string, cause?: unknown) =>
+    new WarmServeError('engine_error', `inference failed: ${detail}; the server keeps serving, retry the request`, {
+      cause,
+    }),
+  clientClosed: () => new WarmServeError('client_closed', 'client closed the connection before scoring'),
+  model: (path: string, problem: string) => new WarmServeError('model_error', `model ${path}: ${problem}`),
+  merge: (input: string, tensor: string | undefined, problem: string) =>
+    new WarmServeError('merge_error', `${input}${tensor ? ` tensor '${tensor}'` : ''}: ${problem}`),
+};
