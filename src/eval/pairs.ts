@@ -1,0 +1,137 @@
+/**
+ * Preference-pair readers for `warm-serve eval`: OpenAI TL;DR comparisons, Anthropic HH-RLHF
+ * chosen/rejected dialogues and a plain `{prompt, chosen, rejected}` format, all JSON Lines,
+ * gzipped or not. Texts are built exactly as the reference recipe builds them
+ * (models/recipe/README.md), so accuracy here measures the model on what it was trained on.
+ */
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import type { ScoreInput } from '../scoring/types.js';
+import { errors } from '../errors.js';
+
+/** One preference pair; `row` is the 0-based line index in its file (used by split files). */
+export interface PreferencePair {
+  row: number;
+  chosen: ScoreInput;
+  rejected: ScoreInput;
+}
+
+/** The formats a row can be in, detected per row. */
+export type PairFormat = 'tldr' | 'hh' | 'plain';
+
+const HH_ASSISTANT = '\n\nAssistant:';
+
+/** Split an HH-RLHF dialogue into the prompt (through the last Assistant tag) and the answer. */
+export function splitDialogue(text: string): { prompt: string; completion: string } {
+  const at = text.lastIndexOf(HH_ASSISTANT);
+  if (at < 0) return { prompt: '', completion: text };
+  const end = at + HH_ASSISTANT.length;
+  return { prompt: text.slice(0, end), completion: text.slice(end) };
+}
+
+/** The TL;DR prompt, as in Stiennon et al. and the recipe. */
+export function tldrPrompt(info: { subreddit?: string; title?: string; post: string }): string {
+  return `SUBREDDIT: r/${info.subreddit ?? ''}\nTITLE: ${info.title ?? ''}\nPOST: ${info.post}\n\nTL;DR:`;
+}
+
+function isString(x: unknown): x is string {
+  return typeof x === 'string';
+}
+
+/** Turn one parsed JSON row into a pair, or explain why it cannot be one. */
+export function rowToPair(row: unknown, index: number): { pair: PreferencePair; format: PairFormat } | string {
+  if (typeof row !== 'object' || row === null) return 'row is not a JSON object';
+  const r = row as Record<string, unknown>;
+  if (Array.isArray(r.summaries) && (r.choice === 0 || r.choice === 1)) {
+    const info = r.info as { post?: unknown; title?: unknown; subreddit?: unknown } | undefined;
+    const summaries = r.summaries as { text?: unknown }[];
+    const post = info?.post ?? (info as { article?: unknown } | undefined)?.article;
+    if (!isString(post) || summaries.length !== 2 || !summaries.every((s) => isString(s?.text))) {
+      return 'TL;DR row needs info.post and two summaries[].text';
+    }
+    const prompt = tldrPrompt({
+      post,
+      title: isString(info?.title) ? info.title : undefined,
+      subreddit: isString(info?.subreddit) ? info.subreddit : undefined,
+    });
+    const pick = (i: number) => ({ prompt, completion: ` ${summaries[i].text as string}` });
+    return { pair: { row: index, chosen: pick(r.choice), rejected: pick(1 - r.choice) }, format: 'tldr' };
+  }
+  if (isString(r.chosen) && isString(r.rejected)) {
+    if (isString(r.prompt)) {
+      return {
+        pair: {
+          row: index,
+          chosen: { prompt: r.prompt, completion: r.chosen },
+          rejected: { prompt: r.prompt, completion: r.rejected },
+        },
+        format: 'plain',
+      };
+    }
+    return {
+      pair: { row: index, chosen: splitDialogue(r.chosen), rejected: splitDialogue(r.rejected) },
+      format: 'hh',
+    };
+  }
+  return 'expected a TL;DR comparison {info, summaries, choice}, an HH-RLHF {chosen, rejected} or a {prompt, chosen, rejected} row';
+}
+
+function sameAnswer(a: ScoreInput, b: ScoreInput): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+async function isGzip(path: string): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const { buffer, bytesRead } = await fh.read(Buffer.alloc(2), 0, 2, 0);
+    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** What reading one file gave: the pairs, and how many rows were dropped as identical answers. */
+export interface PairFile {
+  path: string;
+  pairs: PreferencePair[];
+  formats: PairFormat[];
+  droppedIdentical: number;
+}
+
+/** Read a JSON Lines preference file (gzip detected from its magic bytes). */
+export async function readPairs(path: string, rows?: ReadonlySet<number>): Promise<PairFile> {
+  let input: Readable;
+  try {
+    input = createReadStream(path);
+    if (await isGzip(path)) input = input.pipe(createGunzip());
+  } catch (err) {
+    throw errors.validation('--data', `cannot read ${path}: ${(err as Error).message}`);
+  }
+  const pairs: PreferencePair[] = [];
+  const formats = new Set<PairFormat>();
+  let droppedIdentical = 0;
+  let index = -1;
+  for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+    index += 1;
+    if (line.trim() === '') continue;
+    if (rows && !rows.has(index)) continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      throw errors.validation('--data', `${path} line ${index + 1} is not valid JSON`);
+    }
+    const result = rowToPair(parsed, index);
+    if (typeof result === 'string') throw errors.validation('--data', `${path} line ${index + 1}: ${result}`);
+    if (sameAnswer(result.pair.chosen, result.pair.rejected)) {
+      droppedIdentical += 1;
+      continue;
+    }
+    formats.add(result.format);
+    pairs.push(result.pair);
+  }
+  return { path, pairs, formats: [...formats], droppedIdentical };
+}
