@@ -6,6 +6,8 @@
 
 export type ErrorType =
   | 'malformed_json'
+  | 'bad_request'
+  | 'unsupported_media_type'
   | 'validation_error'
   | 'payload_too_large'
   | 'overloaded'
@@ -21,6 +23,8 @@ export type ErrorType =
 
 const STATUS: Record<ErrorType, number> = {
   malformed_json: 400,
+  bad_request: 400,
+  unsupported_media_type: 415,
   validation_error: 422,
   payload_too_large: 413,
   overloaded: 503,
@@ -52,6 +56,19 @@ export class WarmServeError extends Error {
 
 /** Error constructors, one per situation, so messages stay consistent. */
 export const errors = {
+  malformedJson: (detail: string) =>
+    new WarmServeError('malformed_json', `request body is not valid JSON (${detail}); send one JSON object`),
+  badRequest: (detail: string) => new WarmServeError('bad_request', detail),
+  unsupportedMediaType: (contentType: string) =>
+    new WarmServeError(
+      'unsupported_media_type',
+      `content type '${contentType}' is not supported; send the body as JSON with 'Content-Type: application/json'`,
+    ),
+  notFound: (method: string, url: string) =>
+    new WarmServeError(
+      'not_found',
+      `no route ${method} ${url}; the API is POST /v1/score, POST /v1/rank, GET /v1/info (docs at GET /docs)`,
+    ),
   validation: (field: string, problem: string) =>
     new WarmServeError('validation_error', `${field}: ${problem}`),
   tooLarge: (field: string, limit: number, actual: number, unit: string, hint: string) =>
