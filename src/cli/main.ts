@@ -6,6 +6,8 @@ type Command = { describe: string; load: () => Promise<{ run(argv: string[]): Pr
 
 const COMMANDS: Record<string, Command> = {
   // each command module exports run(argv) -> exit code
+  serve: { describe: 'serve a reward model over HTTP (score, rank, info, metrics)', load: () => import('./serve.js') },
+  merge: { describe: 'weight-average M reward models (WARM) into one model directory', load: () => import('./merge.js') },
 };
 
 function usage(): string {

@@ -1,0 +1,128 @@
+/**
+ * Resolve the serve settings from their four sources, highest first: command-line flags,
+ * `WARM_SERVE_*` environment variables, an optional JSON config file (`--config FILE` or
+ * `WARM_SERVE_CONFIG`), then the schema defaults.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { CONFIG_KEYS, envName, flagName, ServeConfigSchema, type ConfigKey, type ServeConfig } from './schema.js';
+
+/** A setting that cannot be used; the message names the setting, where it came from and the fix. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** What `warm-serve serve` was asked for: help, or a resolved configuration. */
+export type ServeRequest = { help: true } | { help: false; config: ServeConfig; sources: Partial<Record<ConfigKey, string>> };
+
+type Layer = { raw: Record<string, unknown>; describe: (key: string) => string };
+
+/** Read flags, env and file, merge them and validate; throws ConfigError on any bad setting. */
+export function loadServeConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ServeRequest {
+  const flags = parseFlags(argv);
+  if (flags.help) return { help: true };
+
+  const configFile = (flags.values.config as string | undefined) ?? nonEmpty(env.WARM_SERVE_CONFIG);
+  const layers: Layer[] = [];
+  if (configFile) layers.push(readConfigFile(configFile));
+  layers.push(envLayer(env));
+  layers.push({ raw: flags.values, describe: (key) => `--${flagName(key)}` });
+
+  const merged: Record<string, unknown> = {};
+  const sources: Partial<Record<ConfigKey, string>> = {};
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer.raw)) {
+      if (key === 'config' || value === undefined) continue;
+      merged[key] = value;
+      sources[key as ConfigKey] = layer.describe(key);
+    }
+  }
+
+  const parsed = ServeConfigSchema.safeParse(merged);
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, sources, merged));
+  return { help: false, config: parsed.data, sources };
+}
+
+function parseFlags(argv: string[]): { help: boolean; values: Record<string, unknown> } {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    config: { type: 'string', short: 'c' },
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const key of CONFIG_KEYS) options[flagName(key)] = { type: 'string' };
+  let values: Record<string, unknown>;
+  try {
+    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}; run 'warm-serve serve --help' for the options`);
+  }
+  const byKey: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(values)) {
+    const key = name.replaceAll('-', '_');
+    byKey[key] = coerce(key, value);
+  }
+  return { help: byKey.help === true, values: byKey };
+}
+
+function envLayer(env: NodeJS.ProcessEnv): Layer {
+  const raw: Record<string, unknown> = {};
+  for (const key of CONFIG_KEYS) raw[key] = coerce(key, nonEmpty(env[envName(key)]));
+  return { raw, describe: (key) => `env ${envName(key)}` };
+}
+
+function readConfigFile(file: string): Layer {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? err}); check the --config path`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${file}: not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(`config file ${file}: expected a JSON object of settings, e.g. {"port": 8000}`);
+  }
+  const settings = { ...(raw as Record<string, unknown>) };
+  // A model path in a config file is relative to the file, so the file can travel with its model.
+  if (typeof settings.model === 'string') settings.model = path.resolve(path.dirname(file), settings.model);
+  return { raw: settings, describe: (key) => `config file ${file} key "${key}"` };
+}
+
+function describeIssues(error: z.ZodError, sources: Partial<Record<string, string>>, values: Record<string, unknown>): string {
+  const lines = error.issues.map((issue) => {
+    const key = String(issue.path[0] ?? '');
+    if (issue.code === 'unrecognized_keys') {
+      // Flags are parsed strictly and env names come from the schema, so only a file can add keys.
+      return `config file: unknown setting(s) ${issue.keys.join(', ')}; run 'warm-serve serve --help' for the list`;
+    }
+    const from = sources[key] ?? 'default';
+    const given = key in values ? ` (got ${JSON.stringify(values[key])})` : '';
+    return `${key} (from ${from}): ${issue.message}${given}`;
+  });
+  return `invalid configuration:\n  ${lines.join('\n  ')}`;
+}
+
+const NUMERIC_KEYS = new Set(
+  Object.entries(z.toJSONSchema(ServeConfigSchema, { io: 'input' }).properties ?? {})
+    .filter(([, p]) => typeof p === 'object' && (p.type === 'number' || p.type === 'integer'))
+    .map(([key]) => key),
+);
+
+/** Flags and env vars are strings; numeric settings become numbers (non-numbers stay for zod to refuse). */
+function coerce(key: string, value: unknown): unknown {
+  if (typeof value !== 'string' || !NUMERIC_KEYS.has(key)) return value;
+  const n = Number(value.trim());
+  return value.trim() !== '' && Number.isFinite(n) ? n : value;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}

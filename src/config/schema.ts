@@ -1,0 +1,67 @@
+/**
+ * The settings of `warm-serve serve`: one flat zod schema whose keys are the JSON config-file
+ * keys; flags (`--max-batch-size`) and environment variables (`WARM_SERVE_MAX_BATCH_SIZE`) are
+ * derived from them (string values are coerced to numbers in load.ts). Descriptions and defaults here feed `--help` and the README table.
+ */
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { BatchingOptionsSchema } from '../batching/options.js';
+
+/** The package root (two levels above this file in both src/ and dist/). */
+export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The model served when none is configured, so `npm start` works from a checkout. */
+export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../models/reference', import.meta.url));
+
+const count = (min: number) => z.number().int().min(min);
+
+export const ServeConfigSchema = z.strictObject({
+  host: z
+    .string()
+    .min(1)
+    .default('0.0.0.0')
+    .describe('interface to listen on; 0.0.0.0 = all (containers, clusters), 127.0.0.1 = this machine only'),
+  port: count(0).max(65535).default(8000).describe('TCP port; 0 picks a free one (logged at start-up)'),
+  model: z
+    .string()
+    .min(1)
+    .default(DEFAULT_MODEL_DIR)
+    .describe('model directory (model.onnx, tokenizer.json, warm.json)'),
+  // The batcher owns its knobs and their defaults; the server only exposes them.
+  ...BatchingOptionsSchema.shape,
+  body_limit_bytes: count(1).default(4 * 1024 * 1024).describe('largest request body; larger gets 413'),
+  max_items_per_request: count(1).default(256).describe('most items in one /v1/score request; more gets 413'),
+  max_completions_per_rank: count(1)
+    .default(64)
+    .describe('most completions in one /v1/rank request; more gets 413'),
+  max_chars_per_item: count(1)
+    .default(32768)
+    .describe('most characters in one item (prompt + completion, all messages, or text); more gets 413'),
+  intra_op_threads: count(0)
+    .default(0)
+    .describe('ONNX Runtime threads inside one operator; 0 = one per physical core'),
+  inter_op_threads: count(0).default(0).describe('ONNX Runtime threads across operators; 0 = runtime default'),
+  execution_provider: z.enum(['cpu']).default('cpu').describe('ONNX Runtime execution provider (device)'),
+  log_level: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('log level; logs are JSON lines, pretty-printed when stdout is a terminal'),
+  drain_timeout_ms: count(0)
+    .default(30000)
+    .describe('on SIGTERM/SIGINT, how long queued and in-flight requests may take before exit'),
+});
+
+/** The validated settings of a running server. */
+export type ServeConfig = z.infer<typeof ServeConfigSchema>;
+
+/** A config key, e.g. `max_batch_size`. */
+export type ConfigKey = keyof ServeConfig;
+
+/** The settings' keys in the order of the schema (the order of --help and the README table). */
+export const CONFIG_KEYS = Object.keys(ServeConfigSchema.shape) as ConfigKey[];
+
+/** `max_batch_size` -> `max-batch-size` (the flag, without dashes in front). */
+export const flagName = (key: string): string => key.replaceAll('_', '-');
+
+/** `max_batch_size` -> `WARM_SERVE_MAX_BATCH_SIZE`. */
+export const envName = (key: string): string => `WARM_SERVE_${key.toUpperCase()}`;

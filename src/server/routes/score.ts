@@ -1,0 +1,55 @@
+/** POST /v1/score: rewards for a list of items, in request order. */
+import type { FastifyReply } from 'fastify';
+import type { ScoreResult } from '../../scoring/types.js';
+import type { ServerContext, ZodApp } from '../context.js';
+import { ErrorResponseSchema, ScoreRequestSchema, ScoreResponseSchema } from '../schemas.js';
+
+/** An AbortSignal that fires when the client goes away before its response is written. */
+export function clientGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller.signal;
+}
+
+/** Copy a result's counts into the request's summary line and metrics. */
+export function recordOutcome(ctx: ServerContext, reply: FastifyReply, result: ScoreResult): number {
+  const tokens = result.items.reduce((n, item) => n + item.tokens, 0);
+  Object.assign(reply.request.outcome, { items: result.items.length, tokens, ...result.timings });
+  ctx.metrics.tokenization(result.timings.tokenize_ms);
+  ctx.metrics.scored(result.items.length, tokens);
+  return tokens;
+}
+
+/** Register the route. */
+export function scoreRoute(app: ZodApp, ctx: ServerContext): void {
+  app.post(
+    '/v1/score',
+    {
+      schema: {
+        summary: 'Score items',
+        description:
+          'One reward per item, in request order. Items from all clients share batches, so many concurrent single-item calls cost about as much as one batched call.',
+        tags: ['scoring'],
+        body: ScoreRequestSchema,
+        response: { 200: ScoreResponseSchema, '4xx': ErrorResponseSchema, '5xx': ErrorResponseSchema },
+      },
+    },
+    async (request, reply) => {
+      const service = ctx.admission.service();
+      const { items, truncate } = request.body;
+      ctx.admission.checkItems(items);
+      request.outcome.items = items.length;
+      const result = await service.score(items, { truncate, signal: clientGone(reply) });
+      recordOutcome(ctx, reply, result);
+      return {
+        model: service.info.name,
+        rewards: result.items.map((i) => i.reward),
+        truncated: result.items.map((i) => i.truncated),
+        tokens: result.items.map((i) => i.tokens),
+        timings: { ...result.timings, total_ms: reply.elapsedTime },
+      };
+    },
+  );
+}

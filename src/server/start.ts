@@ -1,0 +1,91 @@
+/**
+ * Start and stop a server around one model: listen first (so /health answers and /ready says
+ * "starting" while the model loads), load the model, warm it up, then turn /ready green.
+ * Stopping drains: /ready turns 503, new requests get 503 draining, queued and in-flight
+ * requests finish, then the socket closes.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { ServeConfig } from '../config/schema.js';
+import { createScoringService, type LoadedScoringService, type ScoringServiceOptions } from '../scoring/service.js';
+import { buildApp, type App } from './app.js';
+
+/** A listening server and how to stop it. */
+export interface RunningServer extends App {
+  /** e.g. http://127.0.0.1:8000 */
+  url: string;
+  service: LoadedScoringService;
+  /** Drain and close; resolves false when the drain timeout passed with work left. */
+  stop(): Promise<boolean>;
+}
+
+/** Extra service options; tests use `createEngine` to wrap the real engine (e.g. to inject failures). */
+export type ServiceOverrides = Pick<ScoringServiceOptions, 'createEngine'>;
+
+/** Listen, load the model, warm up, mark ready. Throws (after closing the socket) when the model cannot load. */
+export async function startServer(
+  config: ServeConfig,
+  logger?: FastifyBaseLogger,
+  overrides: ServiceOverrides = {},
+): Promise<RunningServer> {
+  const built = await buildApp({ config, logger });
+  const { app, state, metrics } = built;
+  const url = await app.listen({ host: config.host, port: config.port });
+  app.log.info({ url, model: config.model }, 'listening; loading model');
+
+  let service: LoadedScoringService;
+  try {
+    const started = performance.now();
+    service = await createScoringService(config.model, {
+      batching: {
+        max_batch_size: config.max_batch_size,
+        max_batch_tokens: config.max_batch_tokens,
+        max_queue_delay_ms: config.max_queue_delay_ms,
+        max_padding_ratio: config.max_padding_ratio,
+        max_queue_items: config.max_queue_items,
+        max_queue_tokens: config.max_queue_tokens,
+        queue_timeout_ms: config.queue_timeout_ms,
+        max_inflight_batches: config.max_inflight_batches,
+      },
+      engine: {
+        intraOpThreads: config.intra_op_threads,
+        interOpThreads: config.inter_op_threads,
+        executionProvider: config.execution_provider,
+      },
+      observer: metrics.batchObserver,
+      ...overrides,
+    });
+    await service.warmup();
+    state.markReady(service);
+    app.log.info(
+      { model: service.info.name, max_length: service.info.max_length, load_ms: Math.round(performance.now() - started) },
+      'ready',
+    );
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+
+  let stopping: Promise<boolean> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      state.startDraining();
+      const timeoutMs = config.drain_timeout_ms;
+      app.log.info({ drain_timeout_ms: timeoutMs, queued_items: service.stats.queuedItems }, 'draining');
+      let timer: NodeJS.Timeout | undefined;
+      const drained = (async () => {
+        await service.drain(timeoutMs);
+        await app.close(); // waits for in-flight responses to be written
+        return true;
+      })();
+      const inTime = await Promise.race([
+        drained,
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs + 1000))),
+      ]);
+      clearTimeout(timer);
+      if (inTime) app.log.info('drained; bye');
+      else app.log.error({ drain_timeout_ms: timeoutMs }, 'drain timeout passed with work left');
+      return inTime;
+    })());
+
+  return { ...built, url, service, stop };
+}

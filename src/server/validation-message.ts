@@ -1,0 +1,68 @@
+/**
+ * Turn request-validation issues (zod, through fastify-type-provider-zod) into one message
+ * that names each bad field by its path (`items[2].completion`) and the rule it broke.
+ */
+
+/** The part of a fastify validation entry we read (zod issue fields land in `params`). */
+export interface ValidationEntry {
+  keyword: string;
+  instancePath: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/** A zod issue as carried inside `params.errors` of a union failure. */
+interface ZodIssueLike {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  keys?: string[];
+  errors?: ZodIssueLike[][];
+}
+
+const MAX_ISSUES = 5;
+
+/** `items[0].messages[1].role`, or `body` for the root. */
+function fieldPath(segments: PropertyKey[]): string {
+  let out = '';
+  for (const segment of segments) {
+    const s = String(segment);
+    out += /^\d+$/.test(s) ? `[${s}]` : out === '' ? s : `.${s}`;
+  }
+  return out === '' ? 'body' : out;
+}
+
+function describe(issue: ZodIssueLike, base: PropertyKey[]): string {
+  const path = [...base, ...issue.path];
+  if (issue.code === 'unrecognized_keys' && issue.keys) {
+    return `${fieldPath(path)}: unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+  }
+  if (issue.code === 'invalid_union' && issue.errors) return describeUnion(issue.errors, path);
+  if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
+    return `${fieldPath(path)}: is required (${issue.message.replace(/^Invalid input: /, '').replace(/, received undefined/, '')})`;
+  }
+  return `${fieldPath(path)}: ${issue.message.replace(/^Invalid input: /, '')}`;
+}
+
+/**
+ * A score item matched none of its three shapes. When one shape is clearly the closest (fewest
+ * problems), name what is wrong with it; otherwise list the shapes.
+ */
+function describeUnion(branches: ZodIssueLike[][], path: PropertyKey[]): string {
+  const sizes = branches.map((b) => b.length);
+  const fewest = Math.min(...sizes);
+  const closest = branches.filter((b) => b.length === fewest);
+  const rootTypeError = closest[0]?.some((i) => i.path.length === 0 && i.code === 'invalid_type');
+  if (closest.length === 1 && !rootTypeError) return closest[0].map((i) => describe(i, path)).join('; ');
+  return `${fieldPath(path)}: expected an object of one of the shapes {"prompt", "completion"}, {"messages"} or {"text"}`;
+}
+
+/** One line naming every invalid field (the first few, then a count). */
+export function validationMessage(entries: ValidationEntry[]): string {
+  const lines = entries.map((e) => {
+    const path = e.instancePath.split('/').filter((s) => s !== '');
+    return describe({ ...e.params, code: e.keyword, path: [], message: e.message ?? 'invalid' }, path);
+  });
+  const shown = lines.slice(0, MAX_ISSUES).join('; ');
+  return lines.length > MAX_ISSUES ? `${shown}; and ${lines.length - MAX_ISSUES} more` : shown;
+}
