@@ -1,0 +1,107 @@
+/**
+ * The scoring service: format -> tokenize -> shared batching queue -> engine, behind the
+ * ScoringService contract (src/scoring/types.ts) that the HTTP layer and the CLI use.
+ */
+import { performance } from 'node:perf_hooks';
+import { errors } from '../errors.js';
+import type { BatchObserver } from '../batching/observer.js';
+import { resolveBatchingOptions, type BatchingOptions } from '../batching/options.js';
+import { BatchQueue, type QueueStats } from '../batching/queue.js';
+import { loadModelDirectory, type ModelDirectory } from '../model/directory.js';
+import type { Engine } from '../model/engine.js';
+import { InputFormatter } from '../model/format.js';
+import { OnnxEngine, type OnnxEngineOptions } from '../model/onnx-engine.js';
+import { ModelTokenizer } from '../model/tokenizer.js';
+import type { ModelInfo, ScoreInput, ScoreOptions, ScoreResult, ScoringService } from './types.js';
+
+/** How to build the service. Everything is optional. */
+export interface ScoringServiceOptions {
+  /** Dynamic batcher knobs (src/batching/options.ts). */
+  batching?: Partial<BatchingOptions>;
+  /** onnxruntime session settings. */
+  engine?: OnnxEngineOptions;
+  /** Metrics hooks for the queue. */
+  observer?: BatchObserver;
+  /** Build a custom engine (e.g. an ensemble over member directories); default: OnnxEngine over model.onnx. */
+  createEngine?: (dir: ModelDirectory, tokenizer: ModelTokenizer) => Promise<Engine>;
+}
+
+/** A ScoringService with its loaded parts visible (for the CLI, eval and health checks). */
+export interface LoadedScoringService extends ScoringService {
+  readonly directory: ModelDirectory;
+  readonly batching: BatchingOptions;
+  /** Queue depth and batches in flight right now. */
+  readonly stats: QueueStats;
+}
+
+/** The default engine: one onnxruntime session over the directory's model.onnx. */
+export function createOnnxEngine(dir: ModelDirectory, tokenizer: ModelTokenizer, options?: OnnxEngineOptions): Promise<OnnxEngine> {
+  return OnnxEngine.create(dir.modelFile, {
+    padTokenId: tokenizer.padId,
+    paddingSide: dir.paddingSide,
+    normalization: dir.normalization,
+  }, options);
+}
+
+/** Load `modelDir` and start a scoring service over it. Throws errors.model / errors.validation. */
+export async function createScoringService(modelDir: string, options: ScoringServiceOptions = {}): Promise<LoadedScoringService> {
+  const dir = await loadModelDirectory(modelDir);
+  const batching = resolveBatchingOptions(options.batching);
+  if (batching.max_batch_tokens < dir.maxLength) {
+    throw errors.validation('max_batch_tokens', `${batching.max_batch_tokens} is below the model's max_length ${dir.maxLength}; one full-length item must fit a batch`);
+  }
+  const formatter = new InputFormatter(dir);
+  const tokenizer = await ModelTokenizer.load(dir);
+  const engine = await (options.createEngine ?? ((d, t) => createOnnxEngine(d, t, options.engine)))(dir, tokenizer);
+  const queue = new BatchQueue(engine, batching, options.observer);
+  let drained: Promise<void> | undefined;
+
+  const info: ModelInfo = {
+    name: dir.name,
+    path: dir.path,
+    max_length: dir.maxLength,
+    padding_side: dir.paddingSide,
+    members: dir.manifest.members.map((m) => ({ name: m.name, path: m.path })),
+    merge: dir.manifest.merge,
+    execution_provider: engine.executionProvider,
+    inputs: [...engine.inputs],
+  };
+
+  async function score(items: ScoreInput[], opts: ScoreOptions = {}): Promise<ScoreResult> {
+    if (drained) throw errors.draining();
+    const start = performance.now();
+    const texts = items.map((item, i) => formatter.format(item, i));
+    const encoded = await tokenizer.encode(texts);
+    if (opts.truncate === false) {
+      const i = encoded.findIndex((e) => e.truncated);
+      if (i >= 0) {
+        throw errors.validation(`items[${i}]`, `${encoded[i].fullLength} tokens (special tokens included) exceed max_length ${dir.maxLength}; shorten the item or allow truncation (truncate: true)`);
+      }
+    }
+    const tokenizeMs = performance.now() - start;
+    const queued = await queue.submit(encoded.map((e) => e.ids), opts.signal);
+    return {
+      items: encoded.map((e, i) => ({ reward: queued.rewards[i], truncated: e.truncated, tokens: e.ids.length })),
+      timings: { tokenize_ms: tokenizeMs, queue_ms: queued.queueMs, inference_ms: queued.inferenceMs },
+    };
+  }
+
+  return {
+    info,
+    directory: dir,
+    batching,
+    get stats() {
+      return queue.stats;
+    },
+    score,
+    async warmup() {
+      // Straight to the engine: a real forward pass, without touching queue metrics.
+      const [item] = await tokenizer.encode(['warm-up']);
+      await engine.run([item.ids]);
+    },
+    drain(timeoutMs: number) {
+      drained ??= queue.drain(timeoutMs).then(() => engine.release());
+      return drained;
+    },
+  };
+}
