@@ -67,8 +67,11 @@ export async function createScoringService(modelDir: string, options: ScoringSer
     inputs: [...engine.inputs],
   };
 
-  async function score(items: ScoreInput[], opts: ScoreOptions = {}): Promise<ScoreResult> {
-    if (drained) throw errors.draining();
+  /** Requests accepted before drain() and not yet queued: drain lets them reach the queue. */
+  const admitting = new Set<Promise<unknown>>();
+
+  /** Format, tokenize, check lengths and enqueue; resolves once the items are in the queue. */
+  async function admit(items: ScoreInput[], opts: ScoreOptions) {
     const start = performance.now();
     const texts = items.map((item, i) => formatter.format(item, i));
     const encoded = await tokenizer.encode(texts);
@@ -79,10 +82,18 @@ export async function createScoringService(modelDir: string, options: ScoringSer
       }
     }
     const tokenizeMs = performance.now() - start;
-    const queued = await queue.submit(encoded.map((e) => e.ids), opts.signal);
+    return { encoded, tokenizeMs, queued: queue.submit(encoded.map((e) => e.ids), opts.signal) };
+  }
+
+  async function score(items: ScoreInput[], opts: ScoreOptions = {}): Promise<ScoreResult> {
+    if (drained) throw errors.draining();
+    const admission = admit(items, opts);
+    admitting.add(admission);
+    const { encoded, tokenizeMs, queued } = await admission.finally(() => admitting.delete(admission));
+    const result = await queued;
     return {
-      items: encoded.map((e, i) => ({ reward: queued.rewards[i], truncated: e.truncated, tokens: e.ids.length })),
-      timings: { tokenize_ms: tokenizeMs, queue_ms: queued.queueMs, inference_ms: queued.inferenceMs },
+      items: encoded.map((e, i) => ({ reward: result.rewards[i], truncated: e.truncated, tokens: e.ids.length })),
+      timings: { tokenize_ms: tokenizeMs, queue_ms: result.queueMs, inference_ms: result.inferenceMs },
     };
   }
 
@@ -100,7 +111,12 @@ export async function createScoringService(modelDir: string, options: ScoringSer
       await engine.run([item.ids]);
     },
     drain(timeoutMs: number) {
-      drained ??= queue.drain(timeoutMs).then(() => engine.release());
+      drained ??= (async () => {
+        const start = performance.now();
+        await Promise.allSettled([...admitting]);
+        await queue.drain(Math.max(0, timeoutMs - (performance.now() - start)));
+        await engine.release();
+      })();
       return drained;
     },
   };
