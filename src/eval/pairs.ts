@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import type { ScoreInput } from '../scoring/types.js';
 import { errors } from '../errors.js';
 
-/** One preference pair; `row` is the 0-based line index in its file (used by split files). */
+/** One preference pair; `row` is its 0-based index among the file's non-blank lines (as in split files). */
 export interface PreferencePair {
   row: number;
   chosen: ScoreInput;
@@ -57,7 +57,8 @@ export function rowToPair(row: unknown, index: number): { pair: PreferencePair; 
       title: isString(info?.title) ? info.title : undefined,
       subreddit: isString(info?.subreddit) ? info.subreddit : undefined,
     });
-    const pick = (i: number) => ({ prompt, completion: ` ${summaries[i].text as string}` });
+    // The stored summaries start with a space; keep exactly one after "TL;DR:".
+    const pick = (i: number) => ({ prompt, completion: ` ${(summaries[i].text as string).replace(/^ +/, '')}` });
     return { pair: { row: index, chosen: pick(r.choice), rejected: pick(1 - r.choice) }, format: 'tldr' };
   }
   if (isString(r.chosen) && isString(r.rejected)) {
@@ -114,18 +115,20 @@ export async function readPairs(path: string, rows?: ReadonlySet<number>): Promi
   const formats = new Set<PairFormat>();
   let droppedIdentical = 0;
   let index = -1;
+  let lineNo = 0;
   for await (const line of createInterface({ input, crlfDelay: Infinity })) {
-    index += 1;
+    lineNo += 1;
     if (line.trim() === '') continue;
+    index += 1;
     if (rows && !rows.has(index)) continue;
     let parsed: unknown;
     try {
       parsed = JSON.parse(line);
     } catch {
-      throw errors.validation('--data', `${path} line ${index + 1} is not valid JSON`);
+      throw errors.validation('--data', `${path} line ${lineNo} is not valid JSON`);
     }
     const result = rowToPair(parsed, index);
-    if (typeof result === 'string') throw errors.validation('--data', `${path} line ${index + 1}: ${result}`);
+    if (typeof result === 'string') throw errors.validation('--data', `${path} line ${lineNo}: ${result}`);
     if (sameAnswer(result.pair.chosen, result.pair.rejected)) {
       droppedIdentical += 1;
       continue;

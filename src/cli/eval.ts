@@ -1,0 +1,162 @@
+/**
+ * `warm-serve eval`: pairwise accuracy (reward(chosen) > reward(rejected)) with 95% Wilson
+ * intervals, for the model, each of its members, the mean member and the prediction ensemble
+ * (mean of the members' rewards), through the same formatting, tokenization and inference code
+ * as the server.
+ */
+import { parseArgs } from 'node:util';
+import { pairwiseAccuracy, type Accuracy } from '../eval/accuracy.js';
+import { readPairs, type PreferencePair } from '../eval/pairs.js';
+import { loadSplit, rowsFor } from '../eval/splits.js';
+import { WarmServeError } from '../errors.js';
+import { scoreAll } from '../scoring/bulk.js';
+import { createScoringService } from '../scoring/service.js';
+import { loadMemberDirectories } from '../model/members.js';
+import { loadModelDirectory } from '../model/directory.js';
+
+const HELP = `Usage: warm-serve eval --model DIR --data FILE [FILE...] [options]
+
+Pairwise accuracy of a reward model, its members, the mean member and their ensemble.
+
+Options:
+  --model DIR         model directory (default: models/reference)
+  --data FILE...      preference pairs, JSON Lines, gzipped or not, one format per row:
+                        TL;DR comparisons {info, summaries, choice}
+                        HH-RLHF {chosen, rejected} dialogues
+                        plain {prompt, chosen, rejected}
+                      pairs whose two answers are identical are dropped
+  --split FILE:NAME   keep only the rows of split NAME in split file FILE
+                      (e.g. models/recipe/splits.json:validation)
+  --no-members        evaluate the model only, not its members or their ensemble
+  --limit N           use at most the first N pairs (after the split)
+  --json              print JSON instead of a Markdown table
+  -h, --help          this help
+`;
+
+/** One evaluated row of the table. */
+interface Row {
+  model: string;
+  accuracy: Accuracy;
+}
+
+function progress(label: string): (done: number, total: number) => void {
+  const tty = process.stderr.isTTY;
+  let last = 0;
+  return (done, total) => {
+    const now = Date.now();
+    if (done < total && now - last < (tty ? 200 : 5000)) return;
+    last = now;
+    const line = `eval: ${label} ${done}/${total} texts`;
+    process.stderr.write(tty ? `\r${line}${done === total ? '\n' : ''}` : `${line}\n`);
+  };
+}
+
+/** Rewards for every chosen and rejected text of `pairs` from the model in `dir`. */
+async function rewardsOf(dir: string, label: string, pairs: PreferencePair[]): Promise<{ chosen: Float64Array; rejected: Float64Array }> {
+  const service = await createScoringService(dir);
+  try {
+    const items = pairs.flatMap((p) => [p.chosen, p.rejected]);
+    const scored = await scoreAll(service, items, { onProgress: progress(label) });
+    const chosen = new Float64Array(pairs.length);
+    const rejected = new Float64Array(pairs.length);
+    for (let i = 0; i < pairs.length; i++) {
+      chosen[i] = scored[2 * i].reward;
+      rejected[i] = scored[2 * i + 1].reward;
+    }
+    return { chosen, rejected };
+  } finally {
+    await service.drain(60_000);
+  }
+}
+
+function pct(x: number): string {
+  return (100 * x).toFixed(1);
+}
+
+function table(rows: Row[]): string {
+  const lines = ['| model | pairs | accuracy (%) | 95% CI (%) |', '| --- | ---: | ---: | --- |'];
+  for (const { model, accuracy: a } of rows) {
+    const ci = Number.isNaN(a.ci95[0]) ? '' : `${pct(a.ci95[0])} – ${pct(a.ci95[1])}`;
+    lines.push(`| ${model} | ${a.n} | ${pct(a.accuracy)} | ${ci} |`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Run the command; resolves with the exit status. */
+export async function run(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        model: { type: 'string', default: 'models/reference' },
+        data: { type: 'string', multiple: true },
+        split: { type: 'string' },
+        'no-members': { type: 'boolean', default: false },
+        limit: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`warm-serve eval: ${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values } = args;
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  // `--data a b c`: parseArgs takes `a` as the value and leaves `b c` as positionals.
+  const dataFiles = [...(values.data ?? []), ...args.positionals];
+  const limit = values.limit === undefined ? Infinity : Number(values.limit);
+  if (dataFiles.length === 0 || !(limit > 0)) {
+    process.stderr.write(`warm-serve eval: ${dataFiles.length === 0 ? '--data needs at least one file' : '--limit must be a positive integer'}\n\n${HELP}`);
+    return 2;
+  }
+  try {
+    const split = values.split ? await loadSplit(values.split) : undefined;
+    const pairs: PreferencePair[] = [];
+    for (const file of dataFiles) {
+      const read = await readPairs(file, split ? rowsFor(split, file) : undefined);
+      process.stderr.write(`eval: ${file}: ${read.pairs.length} pairs (${read.formats.join(', ') || 'none'}; ${read.droppedIdentical} identical dropped)\n`);
+      pairs.push(...read.pairs);
+    }
+    pairs.splice(limit);
+    const model = await loadModelDirectory(values.model);
+    const rows: Row[] = [];
+    const main = await rewardsOf(model.path, model.name, pairs);
+    rows.push({ model: `${model.name} (this model)`, accuracy: pairwiseAccuracy(main.chosen, main.rejected) });
+    const members = values['no-members'] ? [] : await loadMemberDirectories(model);
+    if (members.length > 0) {
+      const sumChosen = new Float64Array(pairs.length);
+      const sumRejected = new Float64Array(pairs.length);
+      const memberRows: Row[] = [];
+      for (const member of members) {
+        const r = await rewardsOf(member.path, member.name, pairs);
+        for (let i = 0; i < pairs.length; i++) {
+          sumChosen[i] += r.chosen[i];
+          sumRejected[i] += r.rejected[i];
+        }
+        memberRows.push({ model: `member ${member.name}`, accuracy: pairwiseAccuracy(r.chosen, r.rejected) });
+      }
+      const meanAcc = memberRows.reduce((s, r) => s + r.accuracy.accuracy, 0) / memberRows.length;
+      const meanCorrect = memberRows.reduce((s, r) => s + r.accuracy.correct, 0) / memberRows.length;
+      rows.push(...memberRows);
+      rows.push({
+        model: 'mean member',
+        // An average of accuracies, not one classifier: no interval.
+        accuracy: { n: pairs.length, correct: meanCorrect, accuracy: meanAcc, ci95: [NaN, NaN] },
+      });
+      rows.push({ model: `ensemble (mean of ${members.length} members' rewards)`, accuracy: pairwiseAccuracy(sumChosen, sumRejected) });
+    }
+    const heading = `${dataFiles.join(' ')}${split ? ` [${split.name} split of ${split.file}]` : ''}`;
+    process.stdout.write(values.json ? `${JSON.stringify({ data: dataFiles, split: split?.name, rows }, null, 2)}\n` : `Data: ${heading}\n\n${table(rows)}`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof WarmServeError)) throw err;
+    process.stderr.write(`warm-serve eval: ${err.message}\n`);
+    return 2;
+  }
+}
