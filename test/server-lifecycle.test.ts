@@ -1,0 +1,131 @@
+/**
+ * `warm-serve serve` as a process: start-up failures exit non-zero with a clear message, and
+ * SIGTERM drains (queued requests finish, /ready and new requests get 503, exit 0).
+ * Runs the built CLI (dist/; `npm test` builds first).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+
+const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+
+interface Child {
+  proc: ChildProcess;
+  lines: Record<string, any>[];
+  stderr: string[];
+  exit: Promise<number | null>;
+  /** Resolves with the first log line matching `predicate`. */
+  waitFor(predicate: (line: Record<string, any>) => boolean): Promise<Record<string, any>>;
+}
+
+function serve(args: string[], env: NodeJS.ProcessEnv = {}): Child {
+  const proc = spawn(process.execPath, [CLI, 'serve', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Record<string, any>[] = [];
+  const stderr: string[] = [];
+  const waiters: { predicate: (l: Record<string, any>) => boolean; resolve: (l: Record<string, any>) => void }[] = [];
+  createInterface({ input: proc.stdout! }).on('line', (text) => {
+    let line: Record<string, any>;
+    try {
+      line = JSON.parse(text);
+    } catch {
+      line = { text };
+    }
+    lines.push(line);
+    for (const w of [...waiters]) {
+      if (w.predicate(line)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  });
+  createInterface({ input: proc.stderr! }).on('line', (text) => stderr.push(text));
+  const exit = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const waitFor = (predicate: (line: Record<string, any>) => boolean) => {
+    const seen = lines.find(predicate);
+    if (seen) return Promise.resolve(seen);
+    return new Promise<Record<string, any>>((resolve, reject) => {
+      waiters.push({ predicate, resolve });
+      void exit.then((code) => reject(new Error(`serve exited (${code}) first; stderr: ${stderr.join('\n')}`)));
+    });
+  };
+  return { proc, lines, stderr, exit, waitFor };
+}
+
+async function score(url: string, text: string) {
+  const res = await fetch(`${url}/v1/score`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ items: [{ text }] }),
+  });
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), json: (await res.json()) as Record<string, any> };
+}
+
+t.test('a missing model directory stops start-up: message and exit 1', async (t) => {
+  const child = serve(['--host', '127.0.0.1', '--port', '0', '--model', '/nonexistent/model']);
+  t.equal(await child.exit, 1);
+  t.match(child.stderr.join('\n'), /cannot start: model \/nonexistent\/model: no such directory/);
+  t.ok(child.lines.some((l) => l.level === 60 && /no such directory/.test(l.msg)), 'fatal log line');
+});
+
+t.test('a malformed model directory stops start-up: message and exit 1', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'warm-bad-model-'));
+  writeFileSync(path.join(dir, 'config.json'), '{ not json');
+  const child = serve(['--host', '127.0.0.1', '--port', '0', '--model', dir]);
+  t.equal(await child.exit, 1);
+  t.match(child.stderr.join('\n'), new RegExp(`cannot start: .*${path.basename(dir)}.*config\\.json`));
+});
+
+t.test('invalid settings: message naming the setting and exit 2', async (t) => {
+  const child = serve(['--port', '0'], { WARM_SERVE_MAX_BATCH_SIZE: 'lots' });
+  t.equal(await child.exit, 2);
+  t.match(child.stderr.join('\n'), /max_batch_size \(from env WARM_SERVE_MAX_BATCH_SIZE\): .*"lots"/);
+});
+
+t.test('--help lists the settings and exits 0', async (t) => {
+  const child = serve(['--help']);
+  t.equal(await child.exit, 0);
+  t.match(child.lines.map((l) => l.text).join('\n'), /--max-queue-delay-ms N/);
+});
+
+t.test('SIGTERM drains: queued requests finish, newcomers get 503, exit 0', async (t) => {
+  // A long queue delay keeps the first requests queued while the signal arrives.
+  const child = serve(['--host', '127.0.0.1', '--port', '0', '--max-queue-delay-ms', '900', '--drain-timeout-ms', '10000']);
+  t.teardown(() => {
+    if (child.proc.exitCode === null) child.proc.kill('SIGKILL');
+  });
+  const { url } = await child.waitFor((l) => typeof l.url === 'string');
+  await child.waitFor((l) => l.msg === 'ready');
+  t.equal((await fetch(`${url}/ready`)).status, 200);
+
+  const queued = [score(url, 'first'), score(url, 'second'), score(url, 'third')];
+  let allQueued = false;
+  for (let i = 0; i < 100 && !allQueued; i++) {
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    allQueued = /^warm_serve_queue_items 3$/m.test(metrics);
+    if (!allQueued) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  t.ok(allQueued, 'three requests queued when the signal is sent');
+  child.proc.kill('SIGTERM');
+  await child.waitFor((l) => l.msg === 'draining');
+
+  const ready = await fetch(`${url}/ready`);
+  t.equal(ready.status, 503, '/ready is 503 while draining');
+  t.same(await ready.json(), { status: 'draining' });
+  const late = await score(url, 'too late');
+  t.equal(late.status, 503);
+  t.equal(late.json.error_type, 'draining');
+  t.equal(late.retryAfter, '1');
+
+  const results = await Promise.all(queued);
+  t.same(results.map((r) => r.status), [200, 200, 200], 'queued requests completed');
+  t.ok(results.every((r) => Number.isFinite(r.json.rewards[0])));
+  t.equal(await child.exit, 0, 'exit 0 after draining');
+  t.ok(child.lines.some((l) => l.msg === 'drained; bye'));
+});
