@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import t from 'tap';
+import t, { type Test } from 'tap';
 
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
@@ -58,6 +58,26 @@ function serve(args: string[], env: NodeJS.ProcessEnv = {}): Child {
   return { proc, lines, stderr, exit, waitFor };
 }
 
+/** Poll /metrics until `n` items are queued; false if they never are. */
+async function waitQueued(url: string, n: number): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    if (new RegExp(`^warm_serve_queue_items ${n}$`, 'm').test(metrics)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return false;
+}
+
+/** Wait for the child's 'ready' line (killing it at test end if still running); returns its URL. */
+async function untilReady(t: Test, child: Child): Promise<string> {
+  t.teardown(() => {
+    if (child.proc.exitCode === null) child.proc.kill('SIGKILL');
+  });
+  const { url } = await child.waitFor((l) => typeof l.url === 'string');
+  await child.waitFor((l) => l.msg === 'ready');
+  return url;
+}
+
 async function score(url: string, text: string) {
   const res = await fetch(`${url}/v1/score`, {
     method: 'POST',
@@ -97,21 +117,11 @@ t.test('--help lists the settings and exits 0', async (t) => {
 t.test('SIGTERM drains: queued requests finish, newcomers get 503, exit 0', async (t) => {
   // A long queue delay keeps the first requests queued while the signal arrives.
   const child = serve(['--host', '127.0.0.1', '--port', '0', '--max-queue-delay-ms', '900', '--drain-timeout-ms', '10000']);
-  t.teardown(() => {
-    if (child.proc.exitCode === null) child.proc.kill('SIGKILL');
-  });
-  const { url } = await child.waitFor((l) => typeof l.url === 'string');
-  await child.waitFor((l) => l.msg === 'ready');
+  const url = await untilReady(t, child);
   t.equal((await fetch(`${url}/ready`)).status, 200);
 
   const queued = [score(url, 'first'), score(url, 'second'), score(url, 'third')];
-  let allQueued = false;
-  for (let i = 0; i < 100 && !allQueued; i++) {
-    const metrics = await (await fetch(`${url}/metrics`)).text();
-    allQueued = /^warm_serve_queue_items 3$/m.test(metrics);
-    if (!allQueued) await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  t.ok(allQueued, 'three requests queued when the signal is sent');
+  t.ok(await waitQueued(url, 3), 'three requests queued when the signal is sent');
   child.proc.kill('SIGTERM');
   await child.waitFor((l) => l.msg === 'draining');
 
@@ -128,4 +138,17 @@ t.test('SIGTERM drains: queued requests finish, newcomers get 503, exit 0', asyn
   t.ok(results.every((r) => Number.isFinite(r.json.rewards[0])));
   t.equal(await child.exit, 0, 'exit 0 after draining');
   t.ok(child.lines.some((l) => l.msg === 'drained; bye'));
+});
+
+t.test('a drain that outlasts drain_timeout_ms answers 503 draining and exits 1', async (t) => {
+  const child = serve(['--host', '127.0.0.1', '--port', '0', '--max-queue-delay-ms', '1000', '--drain-timeout-ms', '100']);
+  const url = await untilReady(t, child);
+  const stranded = score(url, 'slow');
+  t.ok(await waitQueued(url, 1), 'queued when the signal is sent');
+  child.proc.kill('SIGTERM');
+  const res = await stranded;
+  t.equal(res.status, 503);
+  t.equal(res.json.error_type, 'draining');
+  t.equal(await child.exit, 1);
+  t.ok(child.lines.some((l) => /drain timeout passed/.test(l.msg)));
 });

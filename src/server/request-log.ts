@@ -65,7 +65,8 @@ export function installRequestLog(app: FastifyInstance, metrics: ServerMetrics):
       total_ms: round(totalMs),
       error_type: o.errorType,
     };
-    if (PROBES.has(route) && status < 500) request.log.debug(line, 'request');
+    // Probes run every few seconds (and /ready is 503 by design while starting or draining).
+    if (PROBES.has(route)) request.log.debug(line, 'request');
     else if (status >= 500) request.log.warn(line, 'request');
     else request.log.info(line, 'request');
   });

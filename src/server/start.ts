@@ -71,19 +71,19 @@ export async function startServer(
       state.startDraining();
       const timeoutMs = config.drain_timeout_ms;
       app.log.info({ drain_timeout_ms: timeoutMs, queued_items: service.stats.queuedItems }, 'draining');
+      const started = performance.now();
+      // The queue itself fails what is still queued once timeoutMs has passed (503 draining).
+      await service.drain(timeoutMs);
+      const drainedInTime = performance.now() - started < timeoutMs;
       let timer: NodeJS.Timeout | undefined;
-      const drained = (async () => {
-        await service.drain(timeoutMs);
-        await app.close(); // waits for in-flight responses to be written
-        return true;
-      })();
-      const inTime = await Promise.race([
-        drained,
-        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs + 1000))),
+      const closed = await Promise.race([
+        app.close().then(() => true), // waits for in-flight responses to be written
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(1000, timeoutMs - (performance.now() - started))))),
       ]);
       clearTimeout(timer);
+      const inTime = drainedInTime && closed;
       if (inTime) app.log.info('drained; bye');
-      else app.log.error({ drain_timeout_ms: timeoutMs }, 'drain timeout passed with work left');
+      else app.log.error({ drain_timeout_ms: timeoutMs }, 'drain timeout passed with work left; queued requests got 503 draining');
       return inTime;
     })());
 
