@@ -261,3 +261,15 @@ t.test('member directories load relative to the manifest', async (t) => {
   t.equal(basename(m1.path), 'seed-1');
   t.same(m1.normalization, { mean: 1, std: 3 }, 'the parent manifest sets the member normalisation');
 });
+
+t.test('OnnxEngine builds position_ids from the mask, zero token_type_ids, reads logits[:, 0]', async (t) => {
+  const seqs = [Int32Array.of(7, 7, 7, 7, 7), Int32Array.of(9, 9), Int32Array.of(3)];
+  // Sum of positions of real tokens: n(n-1)/2 whatever the padding; any token type would add 1000s.
+  const expected = seqs.map((s) => (s.length * (s.length - 1)) / 2);
+  for (const paddingSide of ['right', 'left'] as const) {
+    const engine = await OnnxEngine.create(join(GRAPHS, 'positions.onnx'), { padTokenId: 0, paddingSide });
+    t.teardown(() => engine.release());
+    t.same(engine.inputs, ['input_ids', 'attention_mask', 'position_ids', 'token_type_ids']);
+    t.same([...(await engine.run(seqs))], expected, `${paddingSide} padding`);
+  }
+});
