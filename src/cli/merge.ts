@@ -1,0 +1,85 @@
+/** `warm-serve merge`: weight-average M reward models (WARM) into one model directory. */
+import { parseArgs } from 'node:util';
+import { WarmServeError } from '../errors.js';
+import { mergeModels } from '../merge/merge.js';
+import type { FormatChoice } from '../merge/model-inputs.js';
+
+const HELP = `Usage: warm-serve merge --out DIR [options] INPUT INPUT...
+
+Averages the weights of M >= 2 fine-tunes of one pretrained model (WARM) into one model.
+Each INPUT is a model directory (config.json, tokenizer files, model.safetensors or sharded
+*.safetensors + model.safetensors.index.json, and/or model.onnx with optional external data)
+or a .onnx file. Inputs must share architecture, tokenizer, tensor names, shapes and dtypes.
+
+Options:
+  -o, --out DIR          output model directory (created if needed; other files there are kept)
+  -f, --format FORMAT    safetensors | onnx | all (default: all = every format the inputs hold,
+                         each merged separately into DIR)
+  -w, --weights W1,W2..  weighted average, one non-negative weight per input, normalised by their
+                         sum (default: uniform)
+      --force            overwrite output files that already exist
+  -q, --quiet            no progress or summary on stderr (warnings still shown)
+  -h, --help             show this help
+
+Writes the averaged weights (float64 accumulation, rounded to each tensor's dtype), copies of the
+first input's config/tokenizer files, warm.json (members + merge provenance) and MERGE.md (inputs,
+SHA-256s, weights, pairwise distances, warnings). Refuses quantized, malformed or mismatched inputs.
+`;
+
+/** Runs the command; returns the exit code. */
+export async function run(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        out: { type: 'string', short: 'o' },
+        format: { type: 'string', short: 'f', default: 'all' },
+        weights: { type: 'string', short: 'w' },
+        force: { type: 'boolean', default: false },
+        quiet: { type: 'boolean', short: 'q', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    process.stderr.write(`warm-serve merge: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const usageError = (message: string) => {
+    process.stderr.write(`warm-serve merge: ${message}\n\nRun 'warm-serve merge --help' for usage.\n`);
+    return 2;
+  };
+  if (!values.out) return usageError('--out: the output directory is required');
+  if (!['all', 'safetensors', 'onnx'].includes(values.format)) {
+    return usageError(`--format: '${values.format}' is not one of safetensors, onnx, all`);
+  }
+  if (positionals.length < 2) return usageError(`INPUT: got ${positionals.length} model(s); a merge needs at least 2`);
+  try {
+    await mergeModels({
+      inputs: positionals,
+      out: values.out,
+      format: values.format as FormatChoice,
+      weights: values.weights,
+      force: values.force,
+      quiet: values.quiet,
+      command: ['warm-serve', 'merge', ...argv].map(shellQuote).join(' '),
+    });
+    return 0;
+  } catch (e) {
+    if (e instanceof WarmServeError) {
+      process.stderr.write(`warm-serve merge: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,56 @@
+/**
+ * The output warm.json. Starts from the output directory's existing manifest when there is one
+ * (a curated model directory keeps its template, normalisation and description), else from the
+ * first input's minus its `name` and `normalization` (those describe that member, not the
+ * average), else from the defaults; then lists the inputs as `members` and records `merge`.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, join, relative } from 'node:path';
+import { errors } from '../errors.js';
+import { MANIFEST_FILE, ManifestSchema, type Manifest } from '../model/manifest.js';
+
+async function readManifest(dir: string, label: string): Promise<Manifest | undefined> {
+  const path = join(dir, MANIFEST_FILE);
+  if (!existsSync(path)) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(path, 'utf8'));
+  } catch (e) {
+    throw errors.merge(label, undefined, `${path} is not valid JSON (${(e as Error).message})`);
+  }
+  const parsed = ManifestSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw errors.merge(label, undefined, `${path}: '${issue.path.join('.')}' ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** The manifest for the merged model in `outDir`. */
+export async function mergedManifest(
+  outDir: string,
+  inputs: readonly { label: string; dir: string }[],
+  merge: Record<string, unknown>,
+): Promise<Manifest> {
+  const existing = await readManifest(outDir, outDir);
+  let base: Manifest;
+  if (existing) base = existing;
+  else {
+    const first = await readManifest(inputs[0].dir, inputs[0].label);
+    if (first) {
+      const { name: _name, normalization: _normalization, ...rest } = first;
+      base = rest;
+    } else base = ManifestSchema.parse({});
+  }
+  const members = [];
+  for (const input of inputs) {
+    const own = await readManifest(input.dir, input.label);
+    members.push({
+      name: basename(input.dir),
+      path: relative(outDir, input.dir),
+      ...(own?.normalization ? { normalization: own.normalization } : {}),
+    });
+  }
+  return ManifestSchema.parse({ ...base, members, merge });
+}

@@ -1,0 +1,133 @@
+/**
+ * `warm-serve merge`: validates M inputs completely (formats, configs, tokenizers, tensors,
+ * graphs) before writing anything, then streams each format's average into staged files, adds
+ * the copied config/tokenizer files, warm.json and MERGE.md, and renames them all into place.
+ */
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { endianness } from 'node:os';
+import { basename, join } from 'node:path';
+import { errors } from '../errors.js';
+import { MANIFEST_FILE } from '../model/manifest.js';
+import { ChunkBuffers } from './average-tensor.js';
+import { distanceWarnings } from './distance.js';
+import { renderMergeCard } from './merge-card.js';
+import type { FormatMergeResult, MergeContext } from './merge-context.js';
+import { mergedManifest } from './merge-manifest.js';
+import { chooseFormats, resolveInputs, type FormatChoice } from './model-inputs.js';
+import { compareModelFiles, copiedFiles } from './model-files-compare.js';
+import { openOnnxModel } from './onnx-model.js';
+import { planOnnxMerge, writeOnnxMerge, type OnnxPlan } from './onnx-merge.js';
+import { Progress } from './progress.js';
+import { buildProvenance, provenanceStrings, type Provenance } from './provenance.js';
+import { openSafetensorsModel, safetensorsFiles, SAFETENSORS_INDEX } from './safetensors-model.js';
+import { planSafetensorsMerge, writeSafetensorsMerge, type SafetensorsPlan } from './safetensors-merge.js';
+import { StagedOutput } from './staged-output.js';
+import { parseWeights } from './weights.js';
+
+/** The merge card file name. */
+export const MERGE_CARD = 'MERGE.md';
+
+/** Options of one merge (the CLI flags). */
+export interface MergeOptions {
+  inputs: string[];
+  out: string;
+  format: FormatChoice;
+  /** `--weights` as given; undefined means uniform. */
+  weights?: string;
+  /** Overwrite output files that already exist. */
+  force: boolean;
+  quiet: boolean;
+  /** The command line, recorded in MERGE.md. */
+  command: string;
+  stderr?: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+/** What a merge produced. */
+export interface MergeSummary {
+  outDir: string;
+  provenance: Provenance;
+  results: FormatMergeResult[];
+  warnings: string[];
+  /** Every file written, relative to the output directory. */
+  files: string[];
+}
+
+/** Merges the inputs into `opts.out`; throws a WarmServeError (merge_error / validation_error) on refusal. */
+export async function mergeModels(opts: MergeOptions): Promise<MergeSummary> {
+  if (endianness() !== 'LE') throw new Error('warm-serve merge needs a little-endian machine');
+  if (opts.inputs.length < 2) throw errors.validation('inputs', `got ${opts.inputs.length} model(s); a merge needs at least 2`);
+  const progress = new Progress({ stream: opts.stderr ?? process.stderr, quiet: opts.quiet });
+  const inputs = resolveInputs(opts.inputs);
+  const labels = inputs.map((i) => i.label);
+  const formats = chooseFormats(inputs, opts.format);
+  const weights = parseWeights(opts.weights, inputs.length);
+
+  mkdirSync(opts.out, { recursive: true });
+  const outDir = realpathSync(opts.out);
+  for (const input of inputs) {
+    if (realpathSync(input.dir) === outDir) {
+      throw errors.merge(input.label, undefined, `is the output directory; write the merge to another directory (--out)`);
+    }
+  }
+  await compareModelFiles(inputs);
+
+  let stPlan: SafetensorsPlan | undefined;
+  let onnxPlan: OnnxPlan | undefined;
+  if (formats.includes('safetensors')) {
+    stPlan = planSafetensorsMerge(await Promise.all(inputs.map((i) => openSafetensorsModel(i.dir, i.label))));
+  }
+  if (formats.includes('onnx')) {
+    onnxPlan = planOnnxMerge(await Promise.all(inputs.map((i) => openOnnxModel(i.onnxPath!, i.label))));
+  }
+
+  const copied = copiedFiles(inputs[0]);
+  const planned = [
+    ...(stPlan ? [...(stPlan.models[0].index ? [SAFETENSORS_INDEX] : []), ...stPlan.models[0].shards.map((s) => basename(s.path))] : []),
+    ...(onnxPlan ? [basename(onnxPlan.models[0].path), ...new Set(onnxPlan.models[0].initializers.flatMap((t) => (t.external ? [t.external.location] : [])))] : []),
+    ...copied, MANIFEST_FILE, MERGE_CARD,
+  ];
+  const clashes = planned.filter((f) => existsSync(join(outDir, f)));
+  if (clashes.length > 0 && !opts.force) {
+    throw errors.merge(opts.out, undefined, `already holds ${clashes.join(', ')}; pass --force to overwrite them`);
+  }
+
+  progress.info(`hashing ${inputs.length} inputs...`);
+  const hashed = inputs.map((input, i) => ({
+    dir: input.dir,
+    files: [
+      ...(stPlan ? safetensorsFiles(stPlan.models[i]) : []),
+      ...(onnxPlan ? [onnxPlan.models[i].path, ...onnxPlan.models[i].externalFiles] : []),
+      ...['config.json', 'tokenizer.json'].map((f) => join(input.dir, f)).filter(existsSync),
+    ],
+  }));
+  const provenance = await buildProvenance(outDir, hashed, weights, formats);
+
+  const stage = new StagedOutput(outDir);
+  const ctx: MergeContext = {
+    labels, weights, stage, progress, buffers: new ChunkBuffers(inputs.length), provenance: provenanceStrings(provenance),
+  };
+  const results: FormatMergeResult[] = [];
+  try {
+    if (stPlan) results.push(await writeSafetensorsMerge(stPlan, ctx));
+    if (onnxPlan) results.push(await writeOnnxMerge(onnxPlan, ctx));
+    for (const f of copied) await stage.writeFile(f, await readFile(join(inputs[0].dir, f)));
+    const warnings = distanceWarnings(labels, results[0].distances);
+    const distances = Object.fromEntries(results.map((r) => [r.format, r.distances.map((row) => row.map((x) => Number(x.toPrecision(6))))]));
+    const manifest = await mergedManifest(outDir, inputs, { ...provenance, distances });
+    await stage.writeFile(MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`);
+    await stage.writeFile(MERGE_CARD, renderMergeCard({ provenance, labels, rawWeights: weights.raw, results, warnings, command: opts.command }));
+    const files = stage.names();
+    await stage.commit();
+    for (const w of warnings) progress.warn(w);
+    for (const r of results) {
+      const worst = Math.max(...r.distances.flat().filter((x) => Number.isFinite(x)));
+      progress.info(`${r.format}: ${r.averaged} tensors averaged, ${r.copied} copied; largest relative distance ${worst.toFixed(4)}`);
+    }
+    progress.info(`wrote ${files.length} files to ${opts.out} (see ${MERGE_CARD})`);
+    return { outDir, provenance, results, warnings, files };
+  } catch (e) {
+    await stage.abort();
+    throw e;
+  }
+}

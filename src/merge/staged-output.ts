@@ -1,0 +1,45 @@
+/**
+ * Output files are written under temporary names beside their final place and renamed into it
+ * only when the whole merge succeeded, so a refused or failed merge leaves the output directory
+ * as it was (it may hold other models, even the inputs).
+ */
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+
+/** A set of files being written into `dir`, committed or abandoned together. */
+export class StagedOutput {
+  private readonly staged = new Map<string, string>();
+
+  constructor(readonly dir: string) {}
+
+  /** The temporary path to write final file `name` (relative to the output directory) to. */
+  path(name: string): string {
+    mkdirSync(join(this.dir, dirname(name)), { recursive: true });
+    const temp = join(this.dir, dirname(name), `.${basename(name)}.${process.pid}.partial`);
+    this.staged.set(name, temp);
+    return temp;
+  }
+
+  /** Writes a small file in one go. */
+  async writeFile(name: string, data: string | Uint8Array): Promise<void> {
+    await writeFile(this.path(name), data);
+  }
+
+  /** Final names of the files staged so far. */
+  names(): string[] {
+    return [...this.staged.keys()];
+  }
+
+  /** Renames every staged file into place. */
+  async commit(): Promise<void> {
+    for (const [name, temp] of this.staged) await rename(temp, join(this.dir, name));
+    this.staged.clear();
+  }
+
+  /** Deletes the temporary files (after a failure). */
+  async abort(): Promise<void> {
+    await Promise.all([...this.staged.values()].map((temp) => rm(temp, { force: true })));
+    this.staged.clear();
+  }
+}
