@@ -76,6 +76,6 @@ t.test('the README configuration table is the generated one', async (t) => {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
   t.ok(
     readme.includes(configMarkdownTable()),
-    'README table is stale: paste the output of `node -e "import(\'./dist/config/help.js\').then(m => console.log(m.configMarkdownTable()))"`',
+    'README table is stale: run `npm run build && node scripts/config-table.mjs`',
   );
 });

@@ -298,3 +298,13 @@ t.test('before the model is ready: /ready and scoring answer 503, /health 200', 
   t.equal(score.headers.get('retry-after'), '1');
   expectError(t, await call(url, 'GET', '/v1/info'), 503, 'not_ready', /still loading/);
 });
+
+t.test('items that wait past queue_timeout_ms get 503 queue_timeout with Retry-After', async (t) => {
+  const slow = await startServer(testConfig({ max_batch_size: 8, max_queue_delay_ms: 1000, queue_timeout_ms: 100 }));
+  t.teardown(() => slow.stop());
+  const res = await call(slow.url, 'POST', '/v1/score', { items: [{ text: 'patient' }] });
+  expectError(t, res, 503, 'queue_timeout', /waited \d+ ms in the queue, over the 100 ms queue timeout/);
+  t.match(res.headers.get('retry-after'), /^\d+$/);
+  const metrics = (await call(slow.url, 'GET', '/metrics')).text;
+  t.equal(sample(metrics, 'warm_serve_rejections_total', 'reason="queue_timeout"'), 1);
+});
