@@ -49,6 +49,15 @@ function sample(metrics: string, name: string, labels = ''): number {
   return total;
 }
 
+/** Poll /metrics until the queue holds `n` items; false if it never does. */
+async function waitQueued(url: string, n: number): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    if (sample((await call(url, 'GET', '/metrics')).text, 'warm_serve_queue_items') === n) return true;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return false;
+}
+
 function expectError(t: Test, res: Awaited<ReturnType<typeof call>>, status: number, type: string, message: RegExp) {
   t.equal(res.status, status, `status ${status} for ${type}`);
   t.equal(res.json.error_type, type);
@@ -271,12 +280,7 @@ t.test('overload: a full queue answers 503 with Retry-After', async (t) => {
   const busy = await startServer(testConfig({ max_queue_items: 2, max_batch_size: 8, max_queue_delay_ms: 800 }));
   t.teardown(() => busy.stop());
   const first = call(busy.url, 'POST', '/v1/score', { items: [{ text: 'one' }, { text: 'two' }] });
-  let full = false;
-  for (let i = 0; i < 100 && !full; i++) {
-    full = sample((await call(busy.url, 'GET', '/metrics')).text, 'warm_serve_queue_items') === 2;
-    if (!full) await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  t.ok(full, 'queue full before the third item arrives');
+  t.ok(await waitQueued(busy.url, 2), 'queue full before the third item arrives');
   const refused = await call(busy.url, 'POST', '/v1/score', { items: [{ text: 'three' }] });
   expectError(t, refused, 503, 'overloaded', /server overloaded \(2 items queued, max_queue_items=2\); retry after \d+ s/);
   t.match(refused.headers.get('retry-after'), /^\d+$/);
@@ -307,4 +311,29 @@ t.test('items that wait past queue_timeout_ms get 503 queue_timeout with Retry-A
   t.match(res.headers.get('retry-after'), /^\d+$/);
   const metrics = (await call(slow.url, 'GET', '/metrics')).text;
   t.equal(sample(metrics, 'warm_serve_rejections_total', 'reason="queue_timeout"'), 1);
+});
+
+t.test('a client that disconnects while queued has its items dropped before inference', async (t) => {
+  const patient = await startServer(testConfig({ max_batch_size: 8, max_queue_delay_ms: 600 }));
+  t.teardown(() => patient.stop());
+  const metricsText = async () => (await call(patient.url, 'GET', '/metrics')).text;
+  const abort = new AbortController();
+  const gone = fetch(`${patient.url}/v1/score`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ items: [{ text: 'never mind' }] }),
+    signal: abort.signal,
+  }).catch((err: Error) => err.name);
+  t.ok(await waitQueued(patient.url, 1), 'queued');
+  abort.abort();
+  t.equal(await gone, 'AbortError');
+  let dropped = 0;
+  for (let i = 0; i < 100 && dropped === 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    dropped = sample(await metricsText(), 'warm_serve_abandoned_items_total');
+  }
+  t.equal(dropped, 1, 'counted as abandoned');
+  const text = await metricsText();
+  t.equal(sample(text, 'warm_serve_queue_items'), 0);
+  t.equal(sample(text, 'warm_serve_batch_size_count'), 0, 'no forward pass ran for it');
 });
