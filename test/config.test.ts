@@ -25,7 +25,7 @@ t.test('defaults: port 8000 on all interfaces, the packaged reference model', as
   t.equal(config.host, '0.0.0.0');
   t.equal(config.model, DEFAULT_MODEL_DIR);
   t.match(config.model, /models[/\\]reference$/);
-  t.equal(config.execution_provider, 'cpu');
+  t.equal(config.device, 'cpu');
 });
 
 t.test('precedence: flags > env > config file > defaults', async (t) => {
@@ -54,7 +54,7 @@ t.test('invalid settings name the setting, where it came from and the rule', asy
   t.throws(() => load([], { WARM_SERVE_MAX_BATCH_SIZE: '0' }), {
     message: /max_batch_size \(from env WARM_SERVE_MAX_BATCH_SIZE\): Too small.*>0 \(got 0\)/,
   });
-  t.throws(() => load(['--execution-provider', 'tpu']), { message: /execution_provider .*"cpu"/ });
+  t.throws(() => load(['--device', 'tpu']), { message: /device \(from --device\): .*"cpu"\|"cuda".*"tpu"/ });
   t.throws(() => load(['--config', configFile({ max_batch_sise: 3 })]), { message: /unknown setting\(s\) max_batch_sise/ });
   t.throws(() => load(['--config', configFile('{"port": ')]), { message: /not valid JSON/ });
   t.throws(() => load(['--config', '/nonexistent/serve.json']), { message: /cannot read it \(ENOENT\)/ });

@@ -41,7 +41,10 @@ export const ServeConfigSchema = z.strictObject({
     .default(0)
     .describe('ONNX Runtime threads inside one operator; 0 = one per physical core'),
   inter_op_threads: count(0).default(0).describe('ONNX Runtime threads across operators; 0 = runtime default'),
-  execution_provider: z.enum(['cpu']).default('cpu').describe('ONNX Runtime execution provider (device)'),
+  device: z
+    .enum(['cpu', 'cuda'])
+    .default('cpu')
+    .describe("ONNX Runtime execution provider; cuda needs onnxruntime-node's CUDA build (docker/Dockerfile.gpu)"),
   log_level: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')

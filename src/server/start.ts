@@ -49,7 +49,7 @@ export async function startServer(
       engine: {
         intraOpThreads: config.intra_op_threads,
         interOpThreads: config.inter_op_threads,
-        executionProvider: config.execution_provider,
+        executionProvider: config.device,
       },
       observer: metrics.batchObserver,
       ...overrides,
