@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { BatchingOptionsSchema } from '../batching/options.js';
+import { BatchingOptionsSchema, type BatchingOptions } from '../batching/options.js';
 
 /** The package root (two levels above this file in both src/ and dist/). */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -62,6 +62,12 @@ export type ConfigKey = keyof ServeConfig;
 
 /** The settings' keys in the order of the schema (the order of --help and the README table). */
 export const CONFIG_KEYS = Object.keys(ServeConfigSchema.shape) as ConfigKey[];
+
+/** The batcher's knobs out of the serve settings (whatever knobs the batcher defines). */
+export function batchingSettings(config: ServeConfig): BatchingOptions {
+  const keys = Object.keys(BatchingOptionsSchema.shape) as (keyof BatchingOptions)[];
+  return Object.fromEntries(keys.map((key) => [key, config[key]])) as BatchingOptions;
+}
 
 /** `max_batch_size` -> `max-batch-size` (the flag, without dashes in front). */
 export const flagName = (key: string): string => key.replaceAll('_', '-');

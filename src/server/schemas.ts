@@ -5,6 +5,7 @@
  * Request objects are strict: a misspelt field is a 422 naming it, not a silent default.
  */
 import { z } from 'zod';
+import { BatchingOptionsSchema } from '../batching/options.js';
 
 const MessageSchema = z
   .strictObject({
@@ -99,16 +100,7 @@ export const InfoResponseSchema = z
     merge: z.record(z.string(), z.unknown()).optional().describe('provenance written by warm-serve merge'),
     execution_provider: z.string(),
     inputs: z.array(z.string()),
-    batching: z.object({
-      max_batch_size: z.int(),
-      max_batch_tokens: z.int(),
-      max_queue_delay_ms: z.number(),
-      max_padding_ratio: z.number(),
-      max_queue_items: z.int(),
-      max_queue_tokens: z.int(),
-      queue_timeout_ms: z.int(),
-      max_inflight_batches: z.int(),
-    }),
+    batching: BatchingOptionsSchema.describe('the dynamic batcher settings in force'),
     limits: z.object({
       body_limit_bytes: z.int(),
       max_items_per_request: z.int(),

@@ -5,7 +5,7 @@
  * requests finish, then the socket closes.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { ServeConfig } from '../config/schema.js';
+import { batchingSettings, type ServeConfig } from '../config/schema.js';
 import { createScoringService, type LoadedScoringService, type ScoringServiceOptions } from '../scoring/service.js';
 import { buildApp, type App } from './app.js';
 
@@ -36,16 +36,7 @@ export async function startServer(
   try {
     const started = performance.now();
     service = await createScoringService(config.model, {
-      batching: {
-        max_batch_size: config.max_batch_size,
-        max_batch_tokens: config.max_batch_tokens,
-        max_queue_delay_ms: config.max_queue_delay_ms,
-        max_padding_ratio: config.max_padding_ratio,
-        max_queue_items: config.max_queue_items,
-        max_queue_tokens: config.max_queue_tokens,
-        queue_timeout_ms: config.queue_timeout_ms,
-        max_inflight_batches: config.max_inflight_batches,
-      },
+      batching: batchingSettings(config),
       engine: {
         intraOpThreads: config.intra_op_threads,
         interOpThreads: config.inter_op_threads,

@@ -1,4 +1,5 @@
 /** GET /v1/info: what is being served and how it is batched. */
+import { batchingSettings } from '../../config/schema.js';
 import { errors } from '../../errors.js';
 import { VERSION } from '../../version.js';
 import type { ServerContext, ZodApp } from '../context.js';
@@ -30,16 +31,7 @@ export function infoRoute(app: ZodApp, ctx: ServerContext): void {
         merge: info.merge,
         execution_provider: info.execution_provider,
         inputs: info.inputs,
-        batching: {
-          max_batch_size: c.max_batch_size,
-          max_batch_tokens: c.max_batch_tokens,
-          max_queue_delay_ms: c.max_queue_delay_ms,
-          max_padding_ratio: c.max_padding_ratio,
-          max_queue_items: c.max_queue_items,
-          max_queue_tokens: c.max_queue_tokens,
-          queue_timeout_ms: c.queue_timeout_ms,
-          max_inflight_batches: c.max_inflight_batches,
-        },
+        batching: batchingSettings(c),
         limits: {
           body_limit_bytes: c.body_limit_bytes,
           max_items_per_request: c.max_items_per_request,
