@@ -5,6 +5,8 @@ import * as ort from 'onnxruntime-node';
 import { onnxTypes } from '../src/merge/onnx-schema.js';
 import { WarmServeError } from '../src/errors.js';
 import { VERSION } from '../src/version.js';
+import { loadModelDirectory } from '../src/model/directory.js';
+import { loadMemberDirectories } from '../src/model/members.js';
 import { randomFloat, rewardWeights, safetensorsBytes, tensorOf, writeOnnxModel, type RawTensor, type RewardWeights } from './fixtures/merge/builders.js';
 import { merge, tempDir } from './fixtures/merge/run-merge.js';
 
@@ -186,7 +188,7 @@ t.test('the provisional reference model (a real PyTorch export) merged with itse
   const dirs = ['a', 'b'].map((n) => {
     const d = join(root, n);
     mkdirSync(d);
-    for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.onnx', 'model.safetensors']) {
+    for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.onnx', 'model.safetensors', 'warm.json']) {
       if (existsSync(join(ref, f))) copyFileSync(join(ref, f), join(d, f));
     }
     return d;
@@ -200,4 +202,10 @@ t.test('the provisional reference model (a real PyTorch export) merged with itse
   for (const [k, v] of inB) if (!v.equals(outB.get(k)!)) differ++;
   t.equal(differ, 0, `all ${inB.size} initializers identical`);
   t.same(readFileSync(join(root, 'out', 'model.safetensors')).subarray(-4096), readFileSync(join(ref, 'model.safetensors')).subarray(-4096));
+  // the output is a model directory the service loads, with its members
+  const loaded = await loadModelDirectory(join(root, 'out'));
+  t.equal(loaded.name, 'out', "the member's name is not carried over");
+  t.equal(loaded.maxLength, JSON.parse(readFileSync(join(ref, 'warm.json'), 'utf8')).max_length ?? loaded.maxLength, "the first input's manifest settings are kept");
+  t.same((await loadMemberDirectories(loaded)).map((m) => m.name), ['a', 'b']);
+  t.equal(loaded.manifest.merge?.method, 'uniform');
 });

@@ -3,7 +3,7 @@
  * graphs) before writing anything, then streams each format's average into staged files, adds
  * the copied config/tokenizer files, warm.json and MERGE.md, and renames them all into place.
  */
-import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { basename, join } from 'node:path';
@@ -16,7 +16,7 @@ import type { FormatMergeResult, MergeContext } from './merge-context.js';
 import { mergedManifest } from './merge-manifest.js';
 import { chooseFormats, resolveInputs, type FormatChoice } from './model-inputs.js';
 import { compareModelFiles, copiedFiles } from './model-files-compare.js';
-import { openOnnxModel } from './onnx-model.js';
+import { ONNX_FILE, openOnnxModel } from './onnx-model.js';
 import { planOnnxMerge, writeOnnxMerge, type OnnxPlan } from './onnx-merge.js';
 import { Progress } from './progress.js';
 import { buildProvenance, provenanceStrings, type Provenance } from './provenance.js';
@@ -84,7 +84,7 @@ export async function mergeModels(opts: MergeOptions): Promise<MergeSummary> {
   const copied = copiedFiles(inputs[0]);
   const planned = [
     ...(stPlan ? [...(stPlan.models[0].index ? [SAFETENSORS_INDEX] : []), ...stPlan.models[0].shards.map((s) => basename(s.path))] : []),
-    ...(onnxPlan ? [basename(onnxPlan.models[0].path), ...new Set(onnxPlan.models[0].initializers.flatMap((t) => (t.external ? [t.external.location] : [])))] : []),
+    ...(onnxPlan ? [ONNX_FILE, ...new Set(onnxPlan.models[0].initializers.flatMap((t) => (t.external ? [t.external.location] : [])))] : []),
     ...copied, MANIFEST_FILE, MERGE_CARD,
   ];
   const clashes = planned.filter((f) => existsSync(join(outDir, f)));
@@ -92,7 +92,6 @@ export async function mergeModels(opts: MergeOptions): Promise<MergeSummary> {
     throw errors.merge(opts.out, undefined, `already holds ${clashes.join(', ')}; pass --force to overwrite them`);
   }
 
-  progress.info(`hashing ${inputs.length} inputs...`);
   const hashed = inputs.map((input, i) => ({
     dir: input.dir,
     files: [
@@ -101,7 +100,10 @@ export async function mergeModels(opts: MergeOptions): Promise<MergeSummary> {
       ...['config.json', 'tokenizer.json'].map((f) => join(input.dir, f)).filter(existsSync),
     ],
   }));
-  const provenance = await buildProvenance(outDir, hashed, weights, formats);
+  const hashBytes = hashed.flatMap((h) => h.files).reduce((n, f) => n + statSync(f).size, 0);
+  progress.start('hashing inputs (SHA-256)', 0, hashBytes);
+  const provenance = await buildProvenance(outDir, hashed, weights, formats, (n) => progress.addBytes(n));
+  progress.end();
 
   const stage = new StagedOutput(outDir);
   const ctx: MergeContext = {

@@ -1,11 +1,10 @@
 /**
  * Averages M ONNX models with identical graphs: every float initializer is averaged, integer ones
- * copied, and the first input's ModelProto is written back with the new initializers. Tensors the
+ * copied, and the first input's ModelProto is written back, as model.onnx, with the new initializers. Tensors the
  * first input kept in external data go to external data files of the same names in the output
  * (written as a stream); the others are embedded as raw_data.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { basename } from 'node:path';
 import { errors } from '../errors.js';
 import { averageTensor } from './average-tensor.js';
 import { DistanceAccumulator } from './distance.js';
@@ -13,7 +12,7 @@ import { isFloat } from './dtype.js';
 import { FileAppender } from './file-appender.js';
 import type { FormatMergeResult, MergeContext } from './merge-context.js';
 import { checkOnnxSupported, compareOnnxGraphs } from './onnx-graph-compare.js';
-import { onnxTensorSource, type OnnxInitializer, type OnnxModel } from './onnx-model.js';
+import { ONNX_FILE, onnxTensorSource, type OnnxInitializer, type OnnxModel } from './onnx-model.js';
 import { EXTERNAL, onnxTypes, type TensorProto } from './onnx-schema.js';
 import { compareTensorLists } from './tensor-compare.js';
 
@@ -39,7 +38,7 @@ export function planOnnxMerge(models: OnnxModel[]): OnnxPlan {
 export async function writeOnnxMerge(plan: OnnxPlan, ctx: MergeContext): Promise<FormatMergeResult> {
   const { models, byName } = plan;
   const first = models[0];
-  const modelName = basename(first.path);
+  const modelName = ONNX_FILE;
   const distances = new DistanceAccumulator(models.length);
   const result: FormatMergeResult = { format: 'onnx', files: [modelName], averaged: 0, copied: 0, bytes: 0, distances: [] };
   const inputHandles = new Map<string, FileHandle>();

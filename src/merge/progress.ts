@@ -30,7 +30,7 @@ export class Progress {
     this.live = Boolean(opts.stream.isTTY) && !opts.quiet;
   }
 
-  /** Starts a phase that will read `totalBytes` input bytes in `totalTensors` tensors. */
+  /** Starts a phase that will read `totalBytes` input bytes in `totalTensors` tensors (0: bytes only). */
   start(label: string, totalTensors: number, totalBytes: number): void {
     Object.assign(this, { label, tensors: 0, totalTensors, bytes: 0, totalBytes, lastDraw: 0 });
     this.draw(true);
@@ -70,7 +70,7 @@ export class Progress {
     this.lastDraw = now;
     const pct = this.totalBytes > 0 ? ((100 * this.bytes) / this.totalBytes).toFixed(0) : '100';
     this.opts.stream.write(
-      `\r\x1b[K${this.label}: ${this.tensors}/${this.totalTensors} tensors, ${formatBytes(this.bytes)} / ${formatBytes(this.totalBytes)} read (${pct}%)`,
+      `\r\x1b[K${this.label}: ${this.totalTensors > 0 ? `${this.tensors}/${this.totalTensors} tensors, ` : ''}${formatBytes(this.bytes)} / ${formatBytes(this.totalBytes)} read (${pct}%)`,
     );
   }
 

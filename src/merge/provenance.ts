@@ -26,8 +26,8 @@ export interface Provenance {
   tool: string;
 }
 
-/** SHA-256 (hex) of a file, read through one reused 4 MiB buffer. */
-export async function sha256File(path: string): Promise<string> {
+/** SHA-256 (hex) of a file, read through one reused 4 MiB buffer; `onBytes` sees each chunk's size. */
+export async function sha256File(path: string, onBytes?: (n: number) => void): Promise<string> {
   const hash = createHash('sha256');
   const buffer = Buffer.allocUnsafe(1 << 22);
   const handle = await open(path, 'r');
@@ -37,6 +37,7 @@ export async function sha256File(path: string): Promise<string> {
       if (bytesRead === 0) break;
       hash.update(buffer.subarray(0, bytesRead));
       position += bytesRead;
+      onBytes?.(bytesRead);
     }
   } finally {
     await handle.close();
@@ -50,11 +51,12 @@ export async function buildProvenance(
   inputs: readonly { dir: string; files: string[] }[],
   weights: MergeWeights,
   formats: Format[],
+  onBytes?: (n: number) => void,
 ): Promise<Provenance> {
   const described: InputProvenance[] = [];
   for (const input of inputs) {
     const sha256: Record<string, string> = {};
-    for (const f of input.files) sha256[relative(input.dir, f) || basename(f)] = await sha256File(f);
+    for (const f of input.files) sha256[relative(input.dir, f) || basename(f)] = await sha256File(f, onBytes);
     described.push({ path: relative(outDir, input.dir), sha256 });
   }
   return { method: weights.method, weights: weights.normalized, formats, inputs: described, tool: `warm-serve ${VERSION}` };
