@@ -14,6 +14,8 @@ import { selectBatch } from './select.js';
 export interface QueueResult {
   /** One reward per submitted sequence, in submission order. */
   rewards: Float32Array;
+  /** Ensemble engines, when the request asked for them: one array per member, like `rewards`. */
+  members?: Float32Array[];
   /** Longest time one of its items waited before its batch started, ms. */
   queueMs: number;
   /** Summed durations of the forward passes that carried its items, ms. */
@@ -32,6 +34,8 @@ export interface QueueStats {
 /** One submit() call in flight. Its items are dead once it is settled. */
 interface PendingRequest {
   readonly rewards: Float32Array;
+  /** Set when the request wants the ensemble members' rewards too. */
+  readonly members?: Float32Array[];
   readonly enqueuedAt: number;
   remaining: number;
   queuedItems: number;
@@ -97,17 +101,21 @@ export class BatchQueue {
    * Queue sequences for scoring. All of a request's items are admitted or none is. Rejects with
    * a WarmServeError: draining, payload_too_large, overloaded, queue_timeout, client_closed
    * (signal fired while queued) or engine_error (a batch carrying one of its items failed).
+   * `withMembers`: an ensemble engine also runs its members on the batches carrying these items.
    */
-  submit(sequences: readonly Int32Array[], signal?: AbortSignal): Promise<QueueResult> {
+  submit(sequences: readonly Int32Array[], signal?: AbortSignal, withMembers = false): Promise<QueueResult> {
     const refusal = this.admissionError(sequences, signal);
     if (refusal) return Promise.reject(refusal);
-    if (sequences.length === 0) return Promise.resolve({ rewards: new Float32Array(0), queueMs: 0, inferenceMs: 0 });
+    const memberCount = withMembers ? (this.engine.members?.length ?? 0) : 0;
+    const members = memberCount > 0 ? Array.from({ length: memberCount }, () => new Float32Array(sequences.length)) : undefined;
+    if (sequences.length === 0) return Promise.resolve({ rewards: new Float32Array(0), members, queueMs: 0, inferenceMs: 0 });
 
     return new Promise<QueueResult>((resolve, reject) => {
       let tokens = 0;
       for (const s of sequences) tokens += s.length;
       const request: PendingRequest = {
         rewards: new Float32Array(sequences.length),
+        members,
         enqueuedAt: performance.now(),
         remaining: sequences.length,
         queuedItems: sequences.length,
@@ -234,7 +242,7 @@ export class BatchQueue {
       if (this.deadInPending > 64 && this.deadInPending * 2 > this.pending.length) this.pending = this.dropDead();
     }
     if (err) request.reject(err);
-    else request.resolve({ rewards: request.rewards, queueMs: request.queueMs, inferenceMs: request.inferenceMs });
+    else request.resolve({ rewards: request.rewards, members: request.members, queueMs: request.queueMs, inferenceMs: request.inferenceMs });
     this.checkIdle();
   }
 
@@ -316,12 +324,16 @@ export class BatchQueue {
       paddingRatio: paddedTokens === 0 ? 0 : 1 - realTokens / paddedTokens,
     });
 
+    // Members run for the whole batch when any of its items wants them (one padded batch for all).
+    const withMembers = items.some((item) => item.request.members !== undefined);
+    const outputs = 1 + (withMembers ? (this.engine.members?.length ?? 0) : 0);
+    const n = items.length;
     let rewards: Float32Array | undefined;
     let failure: WarmServeError | undefined;
     try {
-      rewards = await this.engine.run(items.map((item) => item.ids));
-      if (rewards.length !== items.length) {
-        throw errors.engine(`engine returned ${rewards.length} rewards for a batch of ${items.length}`);
+      rewards = await this.engine.run(items.map((item) => item.ids), withMembers ? { members: true } : undefined);
+      if (rewards.length !== n * outputs) {
+        throw errors.engine(`engine returned ${rewards.length} rewards for a batch of ${n} items x ${outputs} outputs`);
       }
     } catch (err) {
       failure = err instanceof WarmServeError ? err : errors.engine(err instanceof Error ? err.message : String(err), err);
@@ -343,6 +355,7 @@ export class BatchQueue {
       }
       if (failure) return this.settle(request, failure);
       request.rewards[item.index] = rewards![k];
+      request.members?.forEach((member, m) => (member[item.index] = rewards![(m + 1) * n + k]));
       if (--request.remaining === 0) this.settle(request);
     });
     this.inflight--;

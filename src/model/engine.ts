@@ -3,6 +3,12 @@
  * Plain TypeScript (no onnxruntime import) so the batcher and its tests depend only on this.
  */
 
+/** Per-batch choices for run(). */
+export interface RunOptions {
+  /** Ensemble engines: also run the members on this batch (default: the model only). */
+  members?: boolean;
+}
+
 /** Runs forward passes. Implementations own padding (side and pad id come from the model directory). */
 export interface Engine {
   /** Graph inputs this engine feeds, for /v1/info. */
@@ -10,10 +16,18 @@ export interface Engine {
   /** Execution provider name ('cpu', later a GPU provider), for /v1/info. */
   readonly executionProvider: string;
   /**
-   * Score one batch: `sequences[i]` holds the token ids of item i (unpadded). Resolves to a
-   * Float32Array with one (normalised) reward per sequence, in order. Rejects on failure.
+   * Ensemble engines: the names of the members whose rewards run() appends when asked
+   * (`options.members`). Absent or empty for a single model.
    */
-  run(sequences: readonly Int32Array[]): Promise<Float32Array>;
+  readonly members?: readonly string[];
+  /**
+   * Score one batch: `sequences[i]` holds the token ids of item i (unpadded). Resolves to a
+   * Float32Array with one (normalised) reward per sequence, in order. With `options.members`
+   * an ensemble engine appends one such block per member, all from the same padded batch:
+   * length batch × (1 + members.length), member k's reward for item i at (k + 1) × batch + i.
+   * Rejects on failure.
+   */
+  run(sequences: readonly Int32Array[], options?: RunOptions): Promise<Float32Array>;
   /** Release native resources; the engine is unusable afterwards. */
   release(): Promise<void>;
 }

@@ -2,12 +2,13 @@
  * The Engine over onnxruntime-node: one InferenceSession, fed only the inputs the graph declares.
  * Tensors are built in place (one BigInt64Array per input) and reward = logits[:, 0], normalised.
  */
-import { endianness } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { errors } from '../errors.js';
+import { createSessionOn, type Device } from './device.js';
 import type { Engine } from './engine.js';
 import { checkGraph, type FeedableInput, type GraphSignature } from './graph.js';
 import type { Normalization } from './manifest.js';
+import { LITTLE_ENDIAN, padBatch, type PaddedBatch, type PaddingLayout } from './padded-batch.js';
 
 /** onnxruntime session settings. */
 export interface OnnxEngineOptions {
@@ -21,25 +22,20 @@ export interface OnnxEngineOptions {
    * spinning threads steal the cores the other threads need (measured ~3x slower, bench/).
    */
   allowSpinning?: boolean;
-  /** onnxruntime execution provider name; 'cpu' today, a GPU provider later. */
-  executionProvider?: string;
+  /** Where to run (src/model/device.ts); default cpu. */
+  device?: Device;
 }
 
 /** How the engine lays out a batch and post-processes its output. */
-export interface BatchLayout {
-  padTokenId: number;
-  paddingSide: 'left' | 'right';
+export interface BatchLayout extends PaddingLayout {
   normalization?: Normalization;
 }
-
-// Token ids are written through an Int32Array view of each int64 buffer (low word = id, high
-// word = 0): ~10x faster than BigInt conversion per token. Valid on little-endian hosts only.
-const LITTLE_ENDIAN = endianness() === 'LE';
 
 /** An Engine backed by one onnxruntime InferenceSession. */
 export class OnnxEngine implements Engine {
   readonly inputs: readonly FeedableInput[];
-  private readonly feeds: ReadonlySet<FeedableInput>;
+  /** The inputs as a set, for padBatch. */
+  readonly feeds: ReadonlySet<FeedableInput>;
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -54,20 +50,14 @@ export class OnnxEngine implements Engine {
   /** Open `modelFile` and check its signature; errors.model on failure. */
   static async create(modelFile: string, layout: BatchLayout, options: OnnxEngineOptions = {}): Promise<OnnxEngine> {
     if (!LITTLE_ENDIAN) throw errors.model(modelFile, 'big-endian hosts are not supported');
-    const executionProvider = options.executionProvider ?? 'cpu';
-    let session: ort.InferenceSession;
-    try {
-      session = await ort.InferenceSession.create(modelFile, {
-        executionProviders: [executionProvider],
-        intraOpNumThreads: options.intraOpThreads ?? 0,
-        interOpNumThreads: options.interOpThreads ?? 0,
-        graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
-        executionMode: 'sequential',
-        extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } },
-      });
-    } catch (err) {
-      throw errors.model(modelFile, `onnxruntime cannot load the graph (external weights must sit beside it as model.onnx_data): ${(err as Error).message}`);
-    }
+    const { session, device } = await createSessionOn(modelFile, options.device ?? 'cpu', {
+      intraOpNumThreads: options.intraOpThreads ?? 0,
+      interOpNumThreads: options.interOpThreads ?? 0,
+      graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+      executionMode: 'sequential',
+      extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } },
+    });
+    const executionProvider = device;
     try {
       const signature = checkGraph(modelFile, session.inputMetadata, session.outputMetadata);
       return new OnnxEngine(session, signature, layout, executionProvider);
@@ -77,42 +67,18 @@ export class OnnxEngine implements Engine {
     }
   }
 
-  async run(sequences: readonly Int32Array[]): Promise<Float32Array> {
-    const batch = sequences.length;
-    let seq = 0;
-    for (const s of sequences) seq = Math.max(seq, s.length);
+  run(sequences: readonly Int32Array[]): Promise<Float32Array> {
+    return this.runPadded(padBatch(sequences, this.layout, this.feeds));
+  }
+
+  /** Score an already padded batch (shared with other sessions in ensemble mode). */
+  async runPadded(padded: PaddedBatch): Promise<Float32Array> {
+    const { batch, seq } = padded;
     const dims = [batch, seq];
-    const size = batch * seq;
-    const ids = new BigInt64Array(size);
-    const mask = new BigInt64Array(size);
-    const ids32 = new Int32Array(ids.buffer);
-    const mask32 = new Int32Array(mask.buffer);
-    const positions = this.feeds.has('position_ids') ? new BigInt64Array(size) : undefined;
-    const positions32 = positions && new Int32Array(positions.buffer);
-    const pad = this.layout.padTokenId;
-    const left = this.layout.paddingSide === 'left';
-
-    for (let i = 0; i < batch; i++) {
-      const s = sequences[i];
-      const row = i * seq;
-      const start = row + (left ? seq - s.length : 0);
-      for (let k = row; k < row + seq; k++) {
-        ids32[2 * k] = pad;
-        // Padded positions as transformers fills them (masked anyway).
-        if (positions32) positions32[2 * k] = 1;
-      }
-      for (let j = 0; j < s.length; j++) {
-        const k = 2 * (start + j);
-        ids32[k] = s[j];
-        mask32[k] = 1;
-        // Positions count real tokens only, so left padding does not shift them.
-        if (positions32) positions32[k] = j;
-      }
-    }
-
     const feeds: Record<string, ort.Tensor> = {};
     for (const name of this.inputs) {
-      const data = name === 'input_ids' ? ids : name === 'attention_mask' ? mask : name === 'position_ids' ? positions! : new BigInt64Array(size);
+      const data = name === 'input_ids' ? padded.ids : name === 'attention_mask' ? padded.mask : name === 'position_ids' ? padded.positions : padded.zeros;
+      if (!data) throw errors.engine(`the batch has no ${name}, which this graph needs`);
       feeds[name] = new ort.Tensor('int64', data, dims);
     }
 

@@ -12,7 +12,10 @@ import type { Engine } from '../model/engine.js';
 import { InputFormatter } from '../model/format.js';
 import { OnnxEngine, type OnnxEngineOptions } from '../model/onnx-engine.js';
 import { ModelTokenizer } from '../model/tokenizer.js';
-import type { ModelInfo, ScoreInput, ScoreOptions, ScoreResult, ScoringService } from './types.js';
+import { EnsembleEngine } from '../model/ensemble-engine.js';
+import { loadMemberDirectories } from '../model/members.js';
+import { aggregateReward, DEFAULT_UWO_LAMBDA, memberStats } from './aggregate.js';
+import type { ModelInfo, ScoredItem, ScoreInput, ScoreOptions, ScoreResult, ScoringService } from './types.js';
 
 /** How to build the service. Everything is optional. */
 export interface ScoringServiceOptions {
@@ -22,8 +25,12 @@ export interface ScoringServiceOptions {
   engine?: OnnxEngineOptions;
   /** Metrics hooks for the queue. */
   observer?: BatchObserver;
-  /** Build a custom engine (e.g. an ensemble over member directories); default: OnnxEngine over model.onnx. */
+  /** Build a custom engine; default: OnnxEngine over model.onnx, or the EnsembleEngine with `ensemble`. */
   createEngine?: (dir: ModelDirectory, tokenizer: ModelTokenizer) => Promise<Engine>;
+  /** Also load the manifest's members and run them on the same batches (serve --ensemble). */
+  ensemble?: boolean;
+  /** λ of the 'uwo' aggregate, mean − λ·variance. Default 0.5. */
+  uwoLambda?: number;
 }
 
 /** A ScoringService with its loaded parts visible (for the CLI, eval and health checks). */
@@ -43,6 +50,11 @@ export function createOnnxEngine(dir: ModelDirectory, tokenizer: ModelTokenizer,
   }, options);
 }
 
+/** The ensemble engine: the model and the members its manifest lists, over the same batches. */
+export async function createEnsembleEngine(dir: ModelDirectory, tokenizer: ModelTokenizer, options?: OnnxEngineOptions): Promise<EnsembleEngine> {
+  return EnsembleEngine.create(dir, await loadMemberDirectories(dir), tokenizer.padId, options);
+}
+
 /** Load `modelDir` and start a scoring service over it. Throws errors.model / errors.validation. */
 export async function createScoringService(modelDir: string, options: ScoringServiceOptions = {}): Promise<LoadedScoringService> {
   const dir = await loadModelDirectory(modelDir);
@@ -52,7 +64,10 @@ export async function createScoringService(modelDir: string, options: ScoringSer
   }
   const formatter = new InputFormatter(dir);
   const tokenizer = await ModelTokenizer.load(dir);
-  const engine = await (options.createEngine ?? ((d, t) => createOnnxEngine(d, t, options.engine)))(dir, tokenizer);
+  const defaultEngine = options.ensemble ? createEnsembleEngine : createOnnxEngine;
+  const engine: Engine = await (options.createEngine ?? ((d, t) => defaultEngine(d, t, options.engine)))(dir, tokenizer);
+  const memberNames = engine.members ?? [];
+  const uwoLambda = options.uwoLambda ?? DEFAULT_UWO_LAMBDA;
   const queue = new BatchQueue(engine, batching, options.observer);
   let drained: Promise<void> | undefined;
 
@@ -65,13 +80,14 @@ export async function createScoringService(modelDir: string, options: ScoringSer
     merge: dir.manifest.merge,
     execution_provider: engine.executionProvider,
     inputs: [...engine.inputs],
+    ...(memberNames.length > 0 ? { ensemble: { members: [...memberNames], uwo_lambda: uwoLambda } } : {}),
   };
 
   /** Requests accepted before drain() and not yet queued: drain lets them reach the queue. */
   const admitting = new Set<Promise<unknown>>();
 
   /** Format, tokenize, check lengths and enqueue; resolves once the items are in the queue. */
-  async function admit(items: ScoreInput[], opts: ScoreOptions) {
+  async function admit(items: ScoreInput[], opts: ScoreOptions, withMembers: boolean) {
     const start = performance.now();
     const texts = items.map((item, i) => formatter.format(item, i));
     const encoded = await tokenizer.encode(texts);
@@ -82,17 +98,30 @@ export async function createScoringService(modelDir: string, options: ScoringSer
       }
     }
     const tokenizeMs = performance.now() - start;
-    return { encoded, tokenizeMs, queued: queue.submit(encoded.map((e) => e.ids), opts.signal) };
+    return { encoded, tokenizeMs, queued: queue.submit(encoded.map((e) => e.ids), opts.signal, withMembers) };
   }
 
   async function score(items: ScoreInput[], opts: ScoreOptions = {}): Promise<ScoreResult> {
     if (drained) throw errors.draining();
-    const admission = admit(items, opts);
+    const aggregate = opts.aggregate ?? 'warm';
+    const withMembers = opts.returnMembers === true || aggregate !== 'warm';
+    if (withMembers && memberNames.length === 0) {
+      const [field, asked] = aggregate !== 'warm' ? ['aggregate', `'${aggregate}'`] : ['return_members', 'true'];
+      throw errors.validation(field, `${asked} needs the ensemble members; start the server with --ensemble (WARM_SERVE_ENSEMBLE=true) to load the members listed in warm.json, or use aggregate 'warm' without return_members`);
+    }
+    const admission = admit(items, opts, withMembers);
     admitting.add(admission);
     const { encoded, tokenizeMs, queued } = await admission.finally(() => admitting.delete(admission));
     const result = await queued;
     return {
-      items: encoded.map((e, i) => ({ reward: result.rewards[i], truncated: e.truncated, tokens: e.ids.length })),
+      items: encoded.map((e, i) => {
+        const members = result.members?.map((m) => m[i]);
+        const stats = members && memberStats(members);
+        const reward = aggregateReward(aggregate, result.rewards[i], stats, uwoLambda);
+        const scored: ScoredItem = { reward, truncated: e.truncated, tokens: e.ids.length };
+        if (opts.returnMembers && members && stats) Object.assign(scored, { members, uncertainty: stats.variance });
+        return scored;
+      }),
       timings: { tokenize_ms: tokenizeMs, queue_ms: result.queueMs, inference_ms: result.inferenceMs },
     };
   }
@@ -108,7 +137,7 @@ export async function createScoringService(modelDir: string, options: ScoringSer
     async warmup() {
       // Straight to the engine: a real forward pass, without touching queue metrics.
       const [item] = await tokenizer.encode(['warm-up']);
-      await engine.run([item.ids]);
+      await engine.run([item.ids], { members: true });
     },
     drain(timeoutMs: number) {
       drained ??= (async () => {

@@ -1,3 +1,5 @@
+import type { Aggregate } from './aggregate.js';
+
 /**
  * The scoring service contract between the HTTP layer (src/server), the CLI (eval, score) and
  * the implementation (src/scoring/service.ts over src/model + src/batching).
@@ -14,6 +16,10 @@ export interface ScoreOptions {
   truncate?: boolean;
   /** Aborted when the client goes away: queued items are dropped before inference. */
   signal?: AbortSignal;
+  /** Which reward `reward` holds (src/scoring/aggregate.ts). Default 'warm'; others need ensemble mode. */
+  aggregate?: Aggregate;
+  /** Also return each member's reward and their variance per item (ensemble mode only). */
+  returnMembers?: boolean;
 }
 
 /** The result for one item, in request order. */
@@ -22,6 +28,10 @@ export interface ScoredItem {
   truncated: boolean;
   /** Tokens fed to the model for this item (special tokens included). */
   tokens: number;
+  /** With returnMembers: each member's (normalised) reward, in `info.ensemble.members` order. */
+  members?: number[];
+  /** With returnMembers: population variance of `members`. */
+  uncertainty?: number;
 }
 
 /** Where one request's time went, in milliseconds. */
@@ -46,6 +56,8 @@ export interface ModelInfo {
   merge?: Record<string, unknown>;
   execution_provider: string;
   inputs: string[];
+  /** Present in ensemble mode: the members loaded beside the model and λ of the 'uwo' aggregate. */
+  ensemble?: { members: string[]; uwo_lambda: number };
 }
 
 /** The scoring service: tokenization, the shared batching queue and the engine behind one call. */
