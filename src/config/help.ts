@@ -17,6 +17,7 @@ function shownDefault(key: string, value: unknown): string {
 }
 
 function valueHint(p: Property): string {
+  if (p.type === 'boolean') return '';
   if (p.enum) return p.enum.join('|');
   return p.type === 'integer' || p.type === 'number' ? 'N' : 'VALUE';
 }
@@ -26,7 +27,7 @@ export function serveHelp(): string {
   const props = properties();
   const rows = CONFIG_KEYS.map((key) => {
     const p = props[key];
-    const flag = `--${flagName(key)} ${valueHint(p)}`;
+    const flag = `--${flagName(key)} ${valueHint(p)}`.trimEnd();
     return `  ${flag.padEnd(34)} ${p.description}\n  ${''.padEnd(34)} default ${shownDefault(key, p.default)}; env ${envName(key)}`;
   });
   return [

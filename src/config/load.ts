@@ -53,7 +53,8 @@ function parseFlags(argv: string[]): { help: boolean; values: Record<string, unk
     config: { type: 'string', short: 'c' },
     help: { type: 'boolean', short: 'h' },
   };
-  for (const key of CONFIG_KEYS) options[flagName(key)] = { type: 'string' };
+  // Boolean settings are bare flags (`--ensemble`); the others take a value.
+  for (const key of CONFIG_KEYS) options[flagName(key)] = { type: BOOLEAN_KEYS.has(key) ? 'boolean' : 'string' };
   let values: Record<string, unknown>;
   try {
     ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
@@ -116,8 +117,17 @@ const NUMERIC_KEYS = new Set(
     .map(([key]) => key),
 );
 
-/** Flags and env vars are strings; numeric settings become numbers (non-numbers stay for zod to refuse). */
+const BOOLEAN_KEYS = new Set(
+  Object.entries(z.toJSONSchema(ServeConfigSchema, { io: 'input' }).properties ?? {})
+    .filter(([, p]) => typeof p === 'object' && p.type === 'boolean')
+    .map(([key]) => key),
+);
+
+const BOOLEAN_WORDS: Record<string, boolean> = { true: true, '1': true, yes: true, false: false, '0': false, no: false };
+
+/** Flags and env vars are strings; numeric and boolean settings are converted (anything else stays for zod to refuse). */
 function coerce(key: string, value: unknown): unknown {
+  if (typeof value === 'string' && BOOLEAN_KEYS.has(key)) return BOOLEAN_WORDS[value.trim().toLowerCase()] ?? value;
   if (typeof value !== 'string' || !NUMERIC_KEYS.has(key)) return value;
   const n = Number(value.trim());
   return value.trim() !== '' && Number.isFinite(n) ? n : value;

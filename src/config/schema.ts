@@ -27,6 +27,15 @@ export const ServeConfigSchema = z.strictObject({
     .min(1)
     .default(DEFAULT_MODEL_DIR)
     .describe('model directory (model.onnx, tokenizer.json, warm.json)'),
+  ensemble: z
+    .boolean()
+    .default(false)
+    .describe("also load the members listed in warm.json and run them on the same batches (requests may then ask for aggregate mean|min|uwo and return_members)"),
+  uwo_lambda: z
+    .number()
+    .min(0)
+    .default(0.5)
+    .describe("λ of the uwo aggregate, mean − λ·variance of the members' rewards (0.5: Coste et al.'s best-of-N setting)"),
   // The batcher owns its knobs and their defaults; the server only exposes them.
   ...BatchingOptionsSchema.shape,
   body_limit_bytes: count(1).default(4 * 1024 * 1024).describe('largest request body; larger gets 413'),

@@ -5,6 +5,7 @@
  * Request objects are strict: a misspelt field is a 422 naming it, not a silent default.
  */
 import { z } from 'zod';
+import { AGGREGATES } from '../scoring/aggregate.js';
 import { BatchingOptionsSchema } from '../batching/options.js';
 
 const MessageSchema = z
@@ -39,6 +40,19 @@ const TruncateSchema = z
   .default(true)
   .describe("true: items longer than the model's max_length are truncated (and flagged); false: they get 422");
 
+const AggregateSchema = z
+  .enum(AGGREGATES)
+  .default('warm')
+  .describe(
+    "which reward `rewards` holds: warm = the merged model's; with the server in ensemble mode (--ensemble) also mean = mean of the members' rewards, min = their minimum, uwo = mean − λ·variance (λ = uwo_lambda in /v1/info); non-warm without --ensemble is a 422",
+  )
+  .meta({ id: 'Aggregate' });
+
+const ReturnMembersSchema = z
+  .boolean()
+  .default(false)
+  .describe('true: also return `members` (each member\'s rewards) and `uncertainty` (their population variance); needs --ensemble (422 otherwise)');
+
 export const ScoreRequestSchema = z
   .strictObject({
     items: z
@@ -46,6 +60,8 @@ export const ScoreRequestSchema = z
       .min(1)
       .describe('at most max_items_per_request items (413 beyond), each at most max_chars_per_item characters'),
     truncate: TruncateSchema,
+    aggregate: AggregateSchema,
+    return_members: ReturnMembersSchema,
   })
   .meta({ id: 'ScoreRequest' });
 
@@ -58,12 +74,33 @@ export const TimingsSchema = z
   })
   .meta({ id: 'Timings' });
 
+/** One member's rewards for every item of a request. */
+export const MemberRewardsSchema = z
+  .object({
+    name: z.string().describe('member name, as listed in warm.json and /v1/info'),
+    rewards: z.array(z.number()).describe("this member's (normalised) reward per item, in request order"),
+  })
+  .meta({ id: 'MemberRewards' });
+
+const MembersSchema = z
+  .array(MemberRewardsSchema)
+  .optional()
+  .describe('with return_members: one entry per member, in /v1/info ensemble.members order; members[k].rewards[i] is member k on item i');
+
+const UncertaintySchema = z
+  .array(z.number())
+  .optional()
+  .describe("with return_members: per item, the population variance (divided by M, not M − 1) of the members' rewards, in request order");
+
 export const ScoreResponseSchema = z
   .object({
     model: z.string(),
+    aggregate: z.enum(AGGREGATES).describe('the aggregate `rewards` holds'),
     rewards: z.array(z.number()).describe('one per item, in request order; higher is better'),
     truncated: z.array(z.boolean()).describe('whether each item was cut to max_length'),
     tokens: z.array(z.int()).describe('tokens fed to the model per item, special tokens included'),
+    members: MembersSchema,
+    uncertainty: UncertaintySchema,
     timings: TimingsSchema,
   })
   .meta({ id: 'ScoreResponse' });
@@ -74,17 +111,29 @@ export const RankRequestSchema = z
     completions: z.array(z.string()).min(1).describe('at most max_completions_per_rank (413 beyond)'),
     top_k: z.int().min(1).optional().describe('return only the best k (default: all; more than there are: all)'),
     truncate: TruncateSchema,
+    aggregate: AggregateSchema,
+    return_members: ReturnMembersSchema,
   })
   .meta({ id: 'RankRequest' });
 
 export const RankResponseSchema = z
   .object({
     model: z.string(),
+    aggregate: z.enum(AGGREGATES).describe('the aggregate that rewards and ranks'),
     ranking: z
-      .array(z.object({ index: z.int(), reward: z.number(), truncated: z.boolean() }))
-      .describe('best first; index into completions; ties keep request order'),
+      .array(
+        z.object({
+          index: z.int(),
+          reward: z.number(),
+          truncated: z.boolean(),
+          uncertainty: z.number().optional().describe("with return_members: the members' population variance"),
+        }),
+      )
+      .describe('best first by the aggregate reward; index into completions; ties keep request order'),
     best_index: z.int(),
     rewards: z.array(z.number()).describe('every completion, in request order'),
+    members: MembersSchema,
+    uncertainty: UncertaintySchema,
     timings: TimingsSchema,
   })
   .meta({ id: 'RankResponse' });
@@ -100,6 +149,13 @@ export const InfoResponseSchema = z
     merge: z.record(z.string(), z.unknown()).optional().describe('provenance written by warm-serve merge'),
     execution_provider: z.string(),
     inputs: z.array(z.string()),
+    ensemble: z
+      .object({
+        enabled: z.boolean().describe('whether the server runs in ensemble mode (--ensemble)'),
+        members: z.array(z.string()).describe('members loaded beside the model (empty when not enabled)'),
+        uwo_lambda: z.number().describe('λ of the uwo aggregate, mean − λ·variance'),
+      })
+      .describe('member output and the mean / min / uwo aggregates need enabled = true'),
     batching: BatchingOptionsSchema.describe('the dynamic batcher settings in force'),
     limits: z.object({
       body_limit_bytes: z.int(),

@@ -40,9 +40,11 @@ export async function startServer(
       engine: {
         intraOpThreads: config.intra_op_threads,
         interOpThreads: config.inter_op_threads,
-        executionProvider: config.device,
+        device: config.device,
       },
       observer: metrics.batchObserver,
+      ensemble: config.ensemble,
+      uwoLambda: config.uwo_lambda,
       ...overrides,
     });
     await service.warmup();

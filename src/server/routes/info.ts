@@ -31,6 +31,11 @@ export function infoRoute(app: ZodApp, ctx: ServerContext): void {
         merge: info.merge,
         execution_provider: info.execution_provider,
         inputs: info.inputs,
+        ensemble: {
+          enabled: info.ensemble !== undefined,
+          members: info.ensemble?.members ?? [],
+          uwo_lambda: info.ensemble?.uwo_lambda ?? c.uwo_lambda,
+        },
         batching: batchingSettings(c),
         limits: {
           body_limit_bytes: c.body_limit_bytes,

@@ -2,6 +2,7 @@
 import type { FastifyReply } from 'fastify';
 import type { ScoreResult } from '../../scoring/types.js';
 import type { ServerContext, ZodApp } from '../context.js';
+import { memberOutput } from '../member-output.js';
 import { ErrorResponseSchema, ScoreRequestSchema, ScoreResponseSchema } from '../schemas.js';
 
 /** An AbortSignal that fires when the client goes away before its response is written. */
@@ -38,16 +39,18 @@ export function scoreRoute(app: ZodApp, ctx: ServerContext): void {
     },
     async (request, reply) => {
       const service = ctx.admission.service();
-      const { items, truncate } = request.body;
+      const { items, truncate, aggregate, return_members } = request.body;
       ctx.admission.checkItems(items);
       request.outcome.items = items.length;
-      const result = await service.score(items, { truncate, signal: clientGone(reply) });
+      const result = await service.score(items, { truncate, signal: clientGone(reply), aggregate, returnMembers: return_members });
       recordOutcome(ctx, reply, result);
       return {
         model: service.info.name,
+        aggregate,
         rewards: result.items.map((i) => i.reward),
         truncated: result.items.map((i) => i.truncated),
         tokens: result.items.map((i) => i.tokens),
+        ...memberOutput(service.info, result.items),
         timings: { ...result.timings, total_ms: reply.elapsedTime },
       };
     },
