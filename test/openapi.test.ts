@@ -10,7 +10,7 @@ t.test('openapi/openapi.json matches the route schemas (regenerate with `npm run
 
 t.test('the spec documents every API route with its schemas', async (t) => {
   const doc = JSON.parse(await openApiText());
-  t.same(Object.keys(doc.paths).sort(), ['/health', '/metrics', '/ready', '/v1/info', '/v1/rank', '/v1/score']);
+  t.same(Object.keys(doc.paths).sort(), ['/classify', '/get_reward', '/health', '/metrics', '/predict', '/ready', '/rerank', '/v1/info', '/v1/rank', '/v1/score']);
   const score = doc.paths['/v1/score'].post;
   t.equal(score.requestBody.content['application/json'].schema.$ref, '#/components/schemas/ScoreRequestInput');
   t.equal(score.responses['200'].content['application/json'].schema.$ref, '#/components/schemas/ScoreResponse');

@@ -42,13 +42,13 @@ export class Admission {
     }
   }
 
-  /** 413 when a /v1/score request has too many items or too long an item. */
-  checkItems(items: ScoreInput[]): void {
+  /** 413 when a request has too many items or too long an item; `field` names the list in the message. */
+  checkItems(items: ScoreInput[], field = 'items'): void {
     const max = this.limits.max_items_per_request;
     if (items.length > max) {
-      throw this.refuse(errors.tooLarge('items', max, items.length, 'items', 'split the request (max_items_per_request)'));
+      throw this.refuse(errors.tooLarge(field, max, items.length, 'items', 'split the request (max_items_per_request)'));
     }
-    items.forEach((item, i) => this.checkChars(`items[${i}]`, itemChars(item)));
+    items.forEach((item, i) => this.checkChars(`${field}[${i}]`, itemChars(item)));
   }
 
   /** 413 when a /v1/rank request has too many completions or too long a prompt + completion. */

@@ -18,6 +18,7 @@ import { ServerMetrics } from './metrics.js';
 import { pruneUnusedSchemas } from './openapi-components.js';
 import { installRequestLog, requestId } from './request-log.js';
 import { infoRoute } from './routes/info.js';
+import { compatRoutes } from './routes/compat.js';
 import { probeRoutes } from './routes/probes.js';
 import { rankRoute } from './routes/rank.js';
 import { scoreRoute } from './routes/score.js';
@@ -74,6 +75,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       tags: [
         { name: 'scoring', description: 'reward model API' },
         { name: 'operations', description: 'probes and metrics' },
+        { name: 'compatibility', description: 'wire formats of OpenRLHF, text-embeddings-inference and vLLM, over the same model and queue' },
       ],
     },
     transform: createJsonSchemaTransform({ skipList: [`${DOCS_PREFIX}/*`, '/openapi.json'] }),
@@ -87,6 +89,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   rankRoute(app, ctx);
   infoRoute(app, ctx);
   probeRoutes(app, ctx);
+  compatRoutes(app, ctx);
   await app.ready();
   return { app, state, metrics };
 }

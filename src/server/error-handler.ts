@@ -32,22 +32,34 @@ export function toCatalogueError(err: unknown, request: FastifyRequest, bodyLimi
   return new WarmServeError('internal_error', `internal error: ${fe?.message ?? String(err)}; the server keeps serving, retry the request`, { cause: err });
 }
 
-/** Send a catalogue error in the one error body format. */
-export function sendError(err: WarmServeError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+/** Send a catalogue error in the one error body format (with its catalogue status unless `status` is given). */
+export function sendError(err: WarmServeError, request: FastifyRequest, reply: FastifyReply, status = err.status): FastifyReply {
   request.outcome.errorType = err.type;
   if (err.retryAfterSeconds !== undefined) reply.header('retry-after', String(err.retryAfterSeconds));
-  return reply.code(err.status).send({ error: err.message, error_type: err.type, request_id: request.id });
+  return reply.code(status).send({ error: err.message, error_type: err.type, request_id: request.id });
+}
+
+/**
+ * Map, log (server faults only) and send any thrown value. `statusFor` lets a compatibility
+ * route answer with the status codes its foreign clients expect while keeping the one body.
+ */
+export function replyWithError(
+  err: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  bodyLimit: number,
+  statusFor: (mapped: WarmServeError) => number = (mapped) => mapped.status,
+): FastifyReply {
+  const mapped = toCatalogueError(err, request, bodyLimit);
+  if (mapped.status >= 500 && mapped.type !== 'overloaded' && mapped.type !== 'queue_timeout' &&
+    mapped.type !== 'not_ready' && mapped.type !== 'draining') {
+    request.log.error({ err: mapped.cause ?? err, error_type: mapped.type }, mapped.message);
+  }
+  return sendError(mapped, request, reply, statusFor(mapped));
 }
 
 /** Install the error and not-found handlers on the app. */
 export function installErrorHandlers(app: FastifyInstance, bodyLimit: number): void {
-  app.setErrorHandler((err, request, reply) => {
-    const mapped = toCatalogueError(err, request, bodyLimit);
-    if (mapped.status >= 500 && mapped.type !== 'overloaded' && mapped.type !== 'queue_timeout' &&
-      mapped.type !== 'not_ready' && mapped.type !== 'draining') {
-      request.log.error({ err: mapped.cause ?? err, error_type: mapped.type }, mapped.message);
-    }
-    return sendError(mapped, request, reply);
-  });
+  app.setErrorHandler((err, request, reply) => replyWithError(err, request, reply, bodyLimit));
   app.setNotFoundHandler((request, reply) => sendError(errors.notFound(request.method, request.url), request, reply));
 }

@@ -37,7 +37,11 @@ function describe(issue: ZodIssueLike, base: PropertyKey[]): string {
   if (issue.code === 'unrecognized_keys' && issue.keys) {
     return `${fieldPath(path)}: unknown field(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
   }
-  if (issue.code === 'invalid_union' && issue.errors) return describeUnion(issue.errors, path);
+  if (issue.code === 'invalid_union' && issue.errors) {
+    // A union declared with its own message (the compatibility schemas) says best what it wants.
+    if (issue.message !== 'Invalid input') return `${fieldPath(path)}: ${issue.message}`;
+    return describeUnion(issue.errors, path);
+  }
   if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
     return `${fieldPath(path)}: is required (${issue.message.replace(/^Invalid input: /, '').replace(/, received undefined/, '')})`;
   }

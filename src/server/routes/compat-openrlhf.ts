@@ -1,0 +1,55 @@
+/**
+ * POST /get_reward: OpenRLHF's remote reward model protocol (`--reward.remote_url`, formerly
+ * `--remote_rm_url`). Wire format from OpenRLHF's own client and server:
+ * openrlhf/utils/remote_rm_utils.py (`remote_rm_fn_ray` posts {"query", "prompts", "labels"}
+ * and reads the JSON answer) and openrlhf/cli/serve_rm.py (answers {"rewards", "scores",
+ * "extra_logs"}). `query` is the prompt and response already rendered with the policy's
+ * template, so it is scored as raw text; `prompts` and `labels` are accepted and not used.
+ * With several URLs OpenRLHF splits a batch across them and sends empty lists to the spare
+ * servers, so an empty `query` is an empty answer, not an error.
+ */
+import { z } from 'zod';
+import type { ServerContext, ZodApp } from '../context.js';
+import { ErrorResponseSchema } from '../schemas.js';
+import { compatErrorHandler, scoreCompat } from './compat-scoring.js';
+
+export const OpenRlhfRequestSchema = z
+  .object({
+    query: z.array(z.string()).describe('prompt + response, already formatted; scored as raw text (may be empty)'),
+    prompts: z.array(z.string()).nullish().describe('accepted and not used: the prompt is already inside each query'),
+    labels: z.array(z.unknown()).nullish().describe('accepted and not used (reference answers for rule-based rewards)'),
+  })
+  .meta({ id: 'OpenRlhfRewardRequest', description: 'unknown fields are ignored, as OpenRLHF forks add their own' });
+
+export const OpenRlhfResponseSchema = z
+  .object({
+    rewards: z.array(z.number()).describe('one per query, in order: the raw reward (what /v1/score returns)'),
+    scores: z.array(z.number()).describe('the same values; OpenRLHF uses them for dynamic filtering'),
+    extra_logs: z.object({}).describe('nothing extra to log'),
+  })
+  .meta({ id: 'OpenRlhfRewardResponse' });
+
+/** Register the route. */
+export function openRlhfRoute(app: ZodApp, ctx: ServerContext): void {
+  app.post(
+    '/get_reward',
+    {
+      // OpenRLHF retries any failure (5 tries, 1 s apart) whatever the status, so ours stand.
+      errorHandler: compatErrorHandler(ctx, {}),
+      schema: {
+        summary: 'OpenRLHF remote reward model (--reward.remote_url)',
+        description:
+          'Rewards for already-formatted prompt + response texts. Same model, queue and rewards as /v1/score with {"text"} items.',
+        tags: ['compatibility'],
+        body: OpenRlhfRequestSchema,
+        response: { 200: OpenRlhfResponseSchema, '4xx': ErrorResponseSchema, '5xx': ErrorResponseSchema },
+      },
+    },
+    async (request, reply) => {
+      const items = request.body.query.map((text) => ({ text }));
+      const { result } = await scoreCompat(ctx, reply, items, { field: 'query', truncate: true });
+      const rewards = result.items.map((i) => i.reward);
+      return { rewards, scores: rewards, extra_logs: {} };
+    },
+  );
+}
