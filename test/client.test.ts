@@ -1,0 +1,159 @@
+/**
+ * The TypeScript client (warm-serve/client) against real servers on real sockets: the reference
+ * model for answers, a server still loading its model for 503 + Retry-After retries (it starts
+ * loading on its first refusal, so a retry finds it ready), a socket that never answers for the timeout, and a
+ * closed port for network failures.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import t, { type Test } from 'tap';
+import { WarmServeClient, WarmServeClientError, type RetryEvent } from '../src/client/index.js';
+import { batchingSettings } from '../src/config/schema.js';
+import { createScoringService, type LoadedScoringService } from '../src/scoring/service.js';
+import { buildApp } from '../src/server/app.js';
+import { ServerState } from '../src/server/lifecycle.js';
+import { startServer, type RunningServer } from '../src/server/start.js';
+import { call, testConfig } from './helpers/http-call.js';
+
+let server: RunningServer;
+let client: WarmServeClient;
+
+t.before(async () => {
+  server = await startServer(testConfig({ max_queue_delay_ms: 2 }));
+  client = new WarmServeClient({ baseUrl: `${server.url}/` });
+});
+t.teardown(async () => {
+  await client.close();
+  await server.stop();
+});
+
+/** The error a promise rejects with (fails the test when it resolves). */
+async function rejection(t: Test, promise: Promise<unknown>): Promise<WarmServeClientError> {
+  try {
+    await promise;
+  } catch (err) {
+    t.type(err, WarmServeClientError);
+    return err as WarmServeClientError;
+  }
+  t.fail('expected a rejection');
+  throw new Error('resolved');
+}
+
+t.test('score, rank and info return what the HTTP API returns', async (t) => {
+  const items = [{ prompt: 'Once upon a time', completion: ' there was a cat.' }, { text: 'The cat sat on the mat.' }];
+  const scored = await client.score(items, { requestId: 'client-test-1' });
+  const direct = await call(server.url, 'POST', '/v1/score', { items });
+  t.same(scored.rewards, direct.json.rewards, 'same rewards as a plain HTTP call');
+  t.same(scored.truncated, [false, false]);
+  t.equal(scored.model, server.service.info.name);
+
+  const ranked = await client.rank('Once upon a time', [' there was a dog.', ' zzz qqq', ' Lily found a ball.'], { top_k: 2 });
+  t.equal(ranked.ranking.length, 2);
+  t.equal(ranked.best_index, ranked.ranking[0].index);
+  t.equal(ranked.rewards.length, 3);
+
+  const info = await client.info();
+  t.equal(info.model, server.service.info.name);
+  t.equal(info.max_length, server.service.info.max_length);
+
+  const exported = await import('warm-serve/client');
+  t.type(exported.WarmServeClient, 'function', "package export 'warm-serve/client' resolves (built dist)");
+});
+
+t.test('a 422 is thrown at once with the server error body', async (t) => {
+  const retries: RetryEvent[] = [];
+  const strict = new WarmServeClient({ baseUrl: server.url, onRetry: (r) => retries.push(r) });
+  t.teardown(() => strict.close());
+  const err = await rejection(t, strict.score([{ prompt: 'no completion' } as never]));
+  t.equal(err.kind, 'http');
+  t.equal(err.status, 422);
+  t.equal(err.errorType, 'validation_error');
+  t.match(err.message, /HTTP 422: items\[0\]\.completion: is required/);
+  t.type(err.requestId, 'string');
+  t.equal(err.attempts, 1);
+  t.same(retries, [], 'client errors are not retried');
+});
+
+t.test('503 while the model loads: waits Retry-After and succeeds once the server is ready', async (t) => {
+  const config = testConfig();
+  let service: LoadedScoringService | undefined;
+  /** Starts loading the model when the first request is refused, so a retry finds it ready. */
+  class LoadOnFirstRefusal extends ServerState {
+    private loading?: Promise<void>;
+    override acquire() {
+      try {
+        return super.acquire();
+      } catch (err) {
+        this.loading ??= createScoringService(config.model, { batching: batchingSettings(config) }).then((s) => {
+          service = s;
+          this.markReady(s);
+        });
+        throw err;
+      }
+    }
+  }
+  const { app } = await buildApp({ config, state: new LoadOnFirstRefusal() });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  t.teardown(async () => {
+    await app.close();
+    await service?.drain(1000);
+  });
+  const retries: RetryEvent[] = [];
+  const patient = new WarmServeClient({ baseUrl: url, retryBudgetMs: 5000, onRetry: (r) => retries.push(r) });
+  t.teardown(() => patient.close());
+  const started = Date.now();
+  const res = await patient.score([{ text: 'hello' }]);
+  t.equal(res.rewards.length, 1);
+  t.ok(retries.length >= 1, 'retried');
+  t.same(retries[0], { attempt: 1, status: 503, errorType: 'not_ready', waitMs: 1000 }, 'waits Retry-After: 1');
+  t.ok(Date.now() - started >= 1000, 'waited the Retry-After');
+});
+
+t.test('503 beyond the retry budget: gives up with the last error', async (t) => {
+  const { app } = await buildApp({ config: testConfig() });
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  t.teardown(() => app.close());
+
+  const hasty = new WarmServeClient({ baseUrl: url, retryBudgetMs: 500 });
+  t.teardown(() => hasty.close());
+  const started = Date.now();
+  const first = await rejection(t, hasty.score([{ text: 'a' }]));
+  t.equal(first.status, 503);
+  t.equal(first.errorType, 'not_ready');
+  t.equal(first.attempts, 1, 'Retry-After 1 s does not fit a 500 ms budget: no retry');
+  t.ok(Date.now() - started < 500, 'failed fast');
+
+  const bounded = new WarmServeClient({ baseUrl: url, retryBudgetMs: 1500 });
+  t.teardown(() => bounded.close());
+  const second = await rejection(t, bounded.info());
+  t.equal(second.attempts, 2, 'one retry fits 1.5 s, a second does not');
+  t.match(second.message, /HTTP 503: .*still loading.* \(after 2 attempts\)/);
+});
+
+t.test('an attempt that gets no answer times out; a closed port is a network error', async (t) => {
+  const silent: Server = createServer(() => {
+    // never answers
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    silent.closeAllConnections();
+    silent.close();
+  });
+  const port = (silent.address() as AddressInfo).port;
+  const impatient = new WarmServeClient({ baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 200 });
+  t.teardown(() => impatient.close());
+  const started = Date.now();
+  const err = await rejection(t, impatient.score([{ text: 'a' }]));
+  t.equal(err.kind, 'timeout');
+  t.match(err.message, /no answer within 200 ms/);
+  const elapsed = Date.now() - started;
+  t.ok(elapsed >= 180 && elapsed < 2000, `timed out after ${elapsed} ms`);
+
+  silent.closeAllConnections();
+  await new Promise<void>((resolve) => silent.close(() => resolve()));
+  const refused = new WarmServeClient({ baseUrl: `http://127.0.0.1:${port}` });
+  t.teardown(() => refused.close());
+  const net = await rejection(t, refused.info());
+  t.equal(net.kind, 'network');
+  t.equal(net.status, 0);
+});
