@@ -8,12 +8,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
 import { WarmServeClient, WarmServeClientError, type RetryEvent } from '../src/client/index.js';
-import { batchingSettings } from '../src/config/schema.js';
-import { createScoringService, type LoadedScoringService } from '../src/scoring/service.js';
 import { buildApp } from '../src/server/app.js';
-import { ServerState } from '../src/server/lifecycle.js';
 import { startServer, type RunningServer } from '../src/server/start.js';
 import { call, testConfig } from './helpers/http-call.js';
+import { LoadOnFirstRefusal } from './helpers/loading-state.js';
 
 let server: RunningServer;
 let client: WarmServeClient;
@@ -75,28 +73,12 @@ t.test('a 422 is thrown at once with the server error body', async (t) => {
 });
 
 t.test('503 while the model loads: waits Retry-After and succeeds once the server is ready', async (t) => {
-  const config = testConfig();
-  let service: LoadedScoringService | undefined;
-  /** Starts loading the model when the first request is refused, so a retry finds it ready. */
-  class LoadOnFirstRefusal extends ServerState {
-    private loading?: Promise<void>;
-    override acquire() {
-      try {
-        return super.acquire();
-      } catch (err) {
-        this.loading ??= createScoringService(config.model, { batching: batchingSettings(config) }).then((s) => {
-          service = s;
-          this.markReady(s);
-        });
-        throw err;
-      }
-    }
-  }
-  const { app } = await buildApp({ config, state: new LoadOnFirstRefusal() });
+  const state = new LoadOnFirstRefusal(testConfig());
+  const { app } = await buildApp({ config: testConfig(), state });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   t.teardown(async () => {
     await app.close();
-    await service?.drain(1000);
+    await state.release();
   });
   const retries: RetryEvent[] = [];
   const patient = new WarmServeClient({ baseUrl: url, retryBudgetMs: 5000, onRetry: (r) => retries.push(r) });

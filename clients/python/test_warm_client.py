@@ -1,0 +1,134 @@
+"""Tests of warm_client.py against running warm-serve servers (started by test/client-python.test.ts).
+
+Environment: WARM_SERVE_URL (a ready server), WARM_SERVE_LOADING_URL (a server that starts
+loading its model on its first refusal, so a retry finds it ready), WARM_SERVE_STARTING_URL
+(a server that never becomes ready). Run: python3 clients/python/test_warm_client.py
+"""
+
+import json
+import os
+import socket
+import sys
+import time
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import warm_client  # noqa: E402
+from warm_client import WarmClient, WarmServeError, make_reward_func  # noqa: E402
+
+URL = os.environ["WARM_SERVE_URL"]
+
+
+def raw_score(items):
+    """/v1/score through plain urllib, to compare the client with."""
+    request = urllib.request.Request(
+        URL + "/v1/score", data=json.dumps({"items": items}).encode(), headers={"content-type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["rewards"]
+
+
+class ScoreAndRank(unittest.TestCase):
+    def setUp(self):
+        self.client = WarmClient(URL)
+
+    def test_score_matches_the_http_api(self):
+        items = [{"prompt": "Once upon a time", "completion": " there was a cat."}, {"text": "The cat sat."}]
+        answer = self.client.score(items)
+        self.assertEqual(answer["rewards"], raw_score(items))
+        self.assertEqual(answer["truncated"], [False, False])
+        self.assertEqual(self.client.rewards(items), answer["rewards"])
+
+    def test_rank_orders_best_first(self):
+        completions = [" there was a dog.", " zzz qqq", " Lily found a ball."]
+        answer = self.client.rank("Once upon a time", completions, top_k=2)
+        self.assertEqual(len(answer["ranking"]), 2)
+        self.assertEqual(answer["best_index"], answer["ranking"][0]["index"])
+        self.assertEqual(answer["best_index"], max(range(3), key=lambda i: answer["rewards"][i]))
+
+    def test_info(self):
+        info = self.client.info()
+        self.assertIn("model", info)
+        self.assertGreater(info["max_length"], 0)
+
+    def test_client_error_is_raised_at_once(self):
+        with self.assertRaises(WarmServeError) as caught:
+            self.client.score([{"prompt": "no completion"}])
+        err = caught.exception
+        self.assertEqual((err.kind, err.status, err.error_type, err.attempts), ("http", 422, "validation_error", 1))
+        self.assertIn("items[0].completion: is required", str(err))
+
+
+class TrlRewardFunc(unittest.TestCase):
+    """The shapes GRPOTrainer passes: prompts and completions as strings or as lists of messages."""
+
+    def test_plain_text(self):
+        reward = make_reward_func(URL, batch_size=2)
+        self.assertEqual(reward.__name__, "warm_reward")
+        prompts = ["Once upon a time"] * 3
+        completions = [" there was a cat.", " zzz", " Lily ran home."]
+        # GRPOTrainer also passes completion_ids, trainer_state and dataset columns as kwargs.
+        rewards = reward(prompts=prompts, completions=completions, completion_ids=[[1], [2], [3]], trainer_state=None)
+        expected = raw_score([{"prompt": p, "completion": c} for p, c in zip(prompts, completions)])
+        self.assertEqual(rewards, expected)
+        self.assertTrue(all(isinstance(r, float) for r in rewards))
+
+    def test_conversational(self):
+        reward = make_reward_func(URL)
+        prompts = [[{"role": "user", "content": "Tell me a story."}]] * 2
+        completions = [[{"role": "assistant", "content": "Lily went to the park."}], [{"role": "assistant", "content": "No."}]]
+        rewards = reward(prompts, completions)
+        expected = raw_score([{"messages": p + c} for p, c in zip(prompts, completions)])
+        self.assertEqual(rewards, expected)
+
+    def test_module_reward_func_uses_the_env_url(self):
+        self.assertEqual(warm_client.reward_func(["Hi"], [" there"]), raw_score([{"prompt": "Hi", "completion": " there"}]))
+
+
+class Retries(unittest.TestCase):
+    def test_503_is_retried_after_retry_after(self):
+        client = WarmClient(os.environ["WARM_SERVE_LOADING_URL"], retry_budget=10)
+        started = time.monotonic()
+        self.assertEqual(len(client.rewards([{"text": "hello"}])), 1)
+        self.assertGreaterEqual(time.monotonic() - started, 1.0, "waited Retry-After: 1")
+
+    def test_gives_up_beyond_the_retry_budget(self):
+        starting = os.environ["WARM_SERVE_STARTING_URL"]
+        with self.assertRaises(WarmServeError) as caught:
+            WarmClient(starting, retry_budget=0.5).score([{"text": "a"}])
+        self.assertEqual((caught.exception.status, caught.exception.error_type, caught.exception.attempts), (503, "not_ready", 1))
+        with self.assertRaises(WarmServeError) as caught:
+            WarmClient(starting, retry_budget=1.5).info()
+        self.assertEqual(caught.exception.attempts, 2, "one retry fits 1.5 s, a second does not")
+        self.assertIn("(after 2 attempts)", str(caught.exception))
+
+
+class Timeouts(unittest.TestCase):
+    def test_no_answer_times_out(self):
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)  # accepts connections, never answers
+        port = silent.getsockname()[1]
+        try:
+            started = time.monotonic()
+            with self.assertRaises(WarmServeError) as caught:
+                WarmClient("http://127.0.0.1:%d" % port, timeout=0.3).score([{"text": "a"}])
+            self.assertEqual(caught.exception.kind, "timeout")
+            self.assertLess(time.monotonic() - started, 5)
+        finally:
+            silent.close()
+
+    def test_closed_port_is_a_network_error(self):
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        with self.assertRaises(WarmServeError) as caught:
+            WarmClient("http://127.0.0.1:%d" % port).info()
+        self.assertEqual((caught.exception.kind, caught.exception.status), ("network", 0))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
