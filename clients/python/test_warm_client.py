@@ -5,6 +5,7 @@ loading its model on its first refusal, so a retry finds it ready), WARM_SERVE_S
 (a server that never becomes ready). Run: python3 clients/python/test_warm_client.py
 """
 
+import importlib.util
 import json
 import os
 import socket
@@ -85,6 +86,18 @@ class TrlRewardFunc(unittest.TestCase):
 
     def test_module_reward_func_uses_the_env_url(self):
         self.assertEqual(warm_client.reward_func(["Hi"], [" there"]), raw_score([{"prompt": "Hi", "completion": " there"}]))
+
+
+class VerlExample(unittest.TestCase):
+    """examples/verl/warm_reward.py sends verl's /classify request and returns the raw reward."""
+
+    def test_compute_score_is_the_reward_of_prompt_plus_response(self):
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "verl", "warm_reward.py")
+        spec = importlib.util.spec_from_file_location("warm_reward", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        score = module.compute_score("gsm8k", " there was a cat.", "42", extra_info={"question": "Once upon a time"}, url=URL)
+        self.assertAlmostEqual(score, raw_score([{"text": "Once upon a time there was a cat."}])[0], places=5)
 
 
 class Retries(unittest.TestCase):
