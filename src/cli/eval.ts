@@ -6,10 +6,10 @@
  */
 import { parseArgs } from 'node:util';
 import { pairwiseAccuracy, type Accuracy } from '../eval/accuracy.js';
-import { readPairs, type PreferencePair } from '../eval/pairs.js';
-import { loadSplit, rowsFor } from '../eval/splits.js';
+import { readPairFiles } from '../eval/pair-files.js';
+import type { PreferencePair } from '../eval/pairs.js';
 import { WarmServeError } from '../errors.js';
-import { scoreAll } from '../scoring/bulk.js';
+import { scorePairs } from '../eval/score-pairs.js';
 import { createScoringService } from '../scoring/service.js';
 import { loadMemberDirectories } from '../model/members.js';
 import { loadModelDirectory } from '../model/directory.js';
@@ -55,15 +55,7 @@ function progress(label: string): (done: number, total: number) => void {
 async function rewardsOf(dir: string, label: string, pairs: PreferencePair[]): Promise<{ chosen: Float64Array; rejected: Float64Array }> {
   const service = await createScoringService(dir);
   try {
-    const items = pairs.flatMap((p) => [p.chosen, p.rejected]);
-    const scored = await scoreAll(service, items, { onProgress: progress(label) });
-    const chosen = new Float64Array(pairs.length);
-    const rejected = new Float64Array(pairs.length);
-    for (let i = 0; i < pairs.length; i++) {
-      chosen[i] = scored[2 * i].reward;
-      rejected[i] = scored[2 * i + 1].reward;
-    }
-    return { chosen, rejected };
+    return await scorePairs(service, pairs, progress(label));
   } finally {
     await service.drain(60_000);
   }
@@ -116,13 +108,7 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    const split = values.split ? await loadSplit(values.split) : undefined;
-    const pairs: PreferencePair[] = [];
-    for (const file of dataFiles) {
-      const read = await readPairs(file, split ? rowsFor(split, file) : undefined);
-      process.stderr.write(`eval: ${file}: ${read.pairs.length} pairs (${read.formats.join(', ') || 'none'}; ${read.droppedIdentical} identical dropped)\n`);
-      pairs.push(...read.pairs);
-    }
+    const { pairs, split } = await readPairFiles(dataFiles, values.split, (line) => process.stderr.write(`eval: ${line}\n`));
     pairs.splice(limit);
     const model = await loadModelDirectory(values.model);
     const rows: Row[] = [];

@@ -1,8 +1,9 @@
 /** `warm-serve merge`: weight-average M reward models (WARM) into one model directory. */
 import { parseArgs } from 'node:util';
 import { WarmServeError } from '../errors.js';
-import { mergeModels } from '../merge/merge.js';
 import type { FormatChoice } from '../merge/model-inputs.js';
+import { selectiveMerge } from '../merge/selective-merge.js';
+import { SELECT_METHODS, type SelectMethod } from '../merge/selection.js';
 
 const HELP = `Usage: warm-serve merge --out DIR [options] INPUT INPUT...
 
@@ -18,12 +19,29 @@ Options:
   -w, --weights W1,W2..  weighted average, one non-negative weight per input, normalised by their
                          sum (default: uniform)
       --force            overwrite output files that already exist
+
+Member selection and calibration (score models with ONNX Runtime: every input needs model.onnx):
+      --select METHOD    uniform | top-k | greedy (default uniform: average every input)
+                           top-k   keep the K inputs with the best held-out accuracy ("best M")
+                           greedy  greedy soup: best first, add an input while the held-out
+                                   accuracy of the running average does not drop
+      --data FILE        held-out preference pairs (JSON Lines, gzipped or not: TL;DR, HH-RLHF or
+                         plain {prompt, chosen, rejected}); repeat for several files. Needed by
+                         top-k and greedy; with uniform the accuracies are only recorded
+      --split FILE:NAME  use only split NAME of split file FILE for --data and --calibrate
+                         (e.g. models/recipe/splits.json:validation)
+      --k K              top-k: how many inputs to keep
+      --calibrate FILE   after merging, measure the merged model's reward mean and std on these
+                         pairs' texts and store them as warm.json "normalization" (averaging
+                         shifts the reward scale); repeatable
   -q, --quiet            no progress or summary on stderr (warnings still shown)
   -h, --help             show this help
 
 Writes the averaged weights (float64 accumulation, rounded to each tensor's dtype), copies of the
 first input's config/tokenizer files, warm.json (members + merge provenance) and MERGE.md (inputs,
-SHA-256s, weights, pairwise distances, warnings). Refuses quantized, malformed or mismatched inputs.
+SHA-256s, weights, pairwise distances, warnings; with --select each candidate's accuracy, the
+members kept and the greedy steps; with --calibrate the normalisation). Refuses quantized,
+malformed or mismatched inputs.
 `;
 
 /** Runs the command; returns the exit code. */
@@ -38,6 +56,11 @@ export async function run(argv: string[]): Promise<number> {
         format: { type: 'string', short: 'f', default: 'all' },
         weights: { type: 'string', short: 'w' },
         force: { type: 'boolean', default: false },
+        select: { type: 'string' },
+        data: { type: 'string', multiple: true },
+        split: { type: 'string' },
+        k: { type: 'string' },
+        calibrate: { type: 'string', multiple: true },
         quiet: { type: 'boolean', short: 'q', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -60,8 +83,18 @@ export async function run(argv: string[]): Promise<number> {
     return usageError(`--format: '${values.format}' is not one of safetensors, onnx, all`);
   }
   if (positionals.length < 2) return usageError(`INPUT: got ${positionals.length} model(s); a merge needs at least 2`);
+  if (values.select !== undefined && !(SELECT_METHODS as readonly string[]).includes(values.select)) {
+    return usageError(`--select: '${values.select}' is not one of ${SELECT_METHODS.join(', ')}`);
+  }
+  const k = values.k === undefined ? undefined : Number(values.k);
+  if (k !== undefined && !(Number.isInteger(k) && k >= 1)) return usageError(`--k: '${values.k}' is not a positive integer`);
   try {
-    await mergeModels({
+    await selectiveMerge({
+      select: values.select as SelectMethod | undefined,
+      data: values.data,
+      split: values.split,
+      k,
+      calibrate: values.calibrate,
       inputs: positionals,
       out: values.out,
       format: values.format as FormatChoice,

@@ -1,0 +1,153 @@
+/**
+ * `warm-serve merge` with `--select` / `--data` / `--calibrate`: score the inputs on held-out
+ * preference pairs, choose the members (src/merge/selection.ts; greedy steps are real merges
+ * into a temporary directory, scored like any model), merge the chosen ones, then score the
+ * merged model (its accuracy, and the reward mean/std to store as `normalization`) and add it
+ * all to warm.json and MERGE.md. Without those flags it is exactly mergeModels.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Accuracy } from '../eval/accuracy.js';
+import { readPairFiles } from '../eval/pair-files.js';
+import type { PreferencePair } from '../eval/pairs.js';
+import { errors } from '../errors.js';
+import { heldOutAccuracy, rewardScale, type RewardScale, type ScorableModel } from './held-out.js';
+import { MERGE_CARD, mergeModels, type MergeOptions, type MergeSummary } from './merge.js';
+import { resolveInputs } from './model-inputs.js';
+import { Progress } from './progress.js';
+import { selectMembers, type SelectMethod, type Selection } from './selection.js';
+import { writeSelectionRecord, type PairSource } from './selection-record.js';
+
+/** mergeModels' options plus selection and calibration. */
+export interface SelectiveMergeOptions extends MergeOptions {
+  /** How to choose the members; default uniform (all). */
+  select?: SelectMethod;
+  /** Held-out pair files for --select (with uniform: only recorded). */
+  data?: string[];
+  /** `FILE:NAME`: use only that split's rows of --data and --calibrate files. */
+  split?: string;
+  /** top-k: how many members to keep. */
+  k?: number;
+  /** Pair files whose texts set the merged model's reward normalisation. */
+  calibrate?: string[];
+}
+
+/** What the merge produced, with the selection and calibration when asked for. */
+export interface SelectiveMergeSummary extends MergeSummary {
+  selection?: Selection;
+  mergedAccuracy?: Accuracy;
+  calibration?: RewardScale;
+}
+
+/** Refuse flag combinations that cannot work, before any scoring or writing. */
+function checkOptions(opts: SelectiveMergeOptions, select: SelectMethod): void {
+  const data = opts.data ?? [];
+  if (select !== 'uniform' && data.length === 0) {
+    throw errors.validation('--data', `--select ${select} ranks the inputs by held-out accuracy; give the held-out pairs with --data FILE`);
+  }
+  if (opts.k !== undefined && select !== 'top-k') throw errors.validation('--k', `only applies to --select top-k (got --select ${select})`);
+  if (select === 'top-k' && (opts.k === undefined || !Number.isInteger(opts.k) || opts.k < 1 || opts.k > opts.inputs.length)) {
+    throw errors.validation('--k', `--select top-k needs --k, an integer from 1 to the number of inputs (${opts.inputs.length}); got ${opts.k ?? 'none'}`);
+  }
+  if (opts.weights !== undefined) {
+    throw errors.validation('--weights', 'cannot be combined with --select, --data or --calibrate: the selected members are averaged uniformly');
+  }
+  if (opts.format === 'safetensors') {
+    throw errors.validation('--format', 'selection and calibration score the merged model with ONNX Runtime, so the output needs model.onnx; use --format onnx or all');
+  }
+  for (const input of resolveInputs(opts.inputs)) {
+    if (input.onnxPath) continue;
+    throw errors.merge(
+      input.label,
+      undefined,
+      'has no model.onnx: --select, --data and --calibrate score every input with ONNX Runtime, and safetensors weights cannot be scored here. Export the inputs to ONNX first (models/recipe/export.py writes model.onnx) or merge without --select, --data and --calibrate',
+    );
+  }
+}
+
+/** Throttled "label: done/total texts" lines, as `warm-serve eval` prints them. */
+function scoringProgress(progress: Progress, label: string): (done: number, total: number) => void {
+  let last = 0;
+  return (done, total) => {
+    const now = Date.now();
+    if (done < total && now - last < 5000) return;
+    last = now;
+    progress.info(`  ${label}: ${done}/${total} texts scored`);
+  };
+}
+
+const pct = (a: Accuracy) => `${(100 * a.accuracy).toFixed(1)}%`;
+
+/** Merge with optional member selection and reward calibration. */
+export async function selectiveMerge(opts: SelectiveMergeOptions): Promise<SelectiveMergeSummary> {
+  const select = opts.select ?? 'uniform';
+  const data = opts.data ?? [];
+  const calibrate = opts.calibrate ?? [];
+  if (select === 'uniform' && data.length === 0 && calibrate.length === 0) {
+    if (opts.k !== undefined) throw errors.validation('--k', 'only applies to --select top-k');
+    return mergeModels(opts);
+  }
+  checkOptions(opts, select);
+  const progress = new Progress({ stream: opts.stderr ?? process.stderr, quiet: opts.quiet });
+  const log = (line: string) => progress.info(`merge: ${line}`);
+
+  const loadPairs = async (files: string[], what: string): Promise<{ pairs: PreferencePair[]; source: PairSource }> => {
+    const { pairs } = await readPairFiles(files, opts.split, log);
+    if (pairs.length === 0) throw errors.validation(what, `no preference pairs in ${files.join(', ')}${opts.split ? ` (split ${opts.split})` : ''}`);
+    return { pairs, source: { files, split: opts.split, pairs: pairs.length } };
+  };
+
+  let selected: { result: Selection; pairs: PreferencePair[]; source: PairSource } | undefined;
+  let inputs = opts.inputs;
+  if (data.length > 0) {
+    const { pairs, source } = await loadPairs(data, '--data');
+    const byLabel = new Map(resolveInputs(opts.inputs).map((i): [string, ScorableModel] => [i.label, { label: i.label, dir: i.dir, modelFile: i.onnxPath }]));
+    let scored = 0;
+    const result = await selectMembers(select, opts.inputs, {
+      candidate: async (label) => {
+        log(`scoring input ${++scored}/${opts.inputs.length} ${label} on ${pairs.length} held-out pairs`);
+        const accuracy = await heldOutAccuracy(byLabel.get(label)!, pairs, scoringProgress(progress, label));
+        log(`${label}: ${pct(accuracy)}`);
+        return accuracy;
+      },
+      average: async (labels) => {
+        const dir = mkdtempSync(join(tmpdir(), 'warm-greedy-'));
+        try {
+          log(`greedy: averaging ${labels.join(' + ')}`);
+          await mergeModels({ inputs: [...labels], out: dir, format: 'onnx', force: true, quiet: true, command: 'greedy soup step', stderr: opts.stderr });
+          const accuracy = await heldOutAccuracy({ label: `average of ${labels.join(', ')}`, dir }, pairs, scoringProgress(progress, 'average'));
+          log(`greedy: average of ${labels.length}: ${pct(accuracy)}`);
+          return accuracy;
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+    }, opts.k);
+    log(`${select}: keeping ${result.kept.join(', ')}`);
+    selected = { result, pairs, source };
+    // mergeModels needs two inputs: one kept member is averaged with itself (the same weights).
+    inputs = result.kept.length === 1 ? [result.kept[0], result.kept[0]] : result.kept;
+  }
+
+  const summary = await mergeModels({ ...opts, inputs });
+  const output: ScorableModel = { label: opts.out, dir: summary.outDir };
+  const record: Parameters<typeof writeSelectionRecord>[2] = {};
+  let mergedAccuracy: Accuracy | undefined;
+  if (selected) {
+    log('scoring the merged model on the held-out pairs');
+    mergedAccuracy = await heldOutAccuracy(output, selected.pairs, scoringProgress(progress, 'merged'));
+    log(`merged model: ${pct(mergedAccuracy)}`);
+    record.selection = { result: selected.result, source: selected.source, merged: mergedAccuracy };
+  }
+  let calibration: RewardScale | undefined;
+  if (calibrate.length > 0) {
+    const { pairs, source } = await loadPairs(calibrate, '--calibrate');
+    log(`calibrating the reward on ${pairs.length * 2} texts`);
+    calibration = await rewardScale(output, pairs, scoringProgress(progress, 'calibration'));
+    log(`normalization: mean ${calibration.mean.toPrecision(6)}, std ${calibration.std.toPrecision(6)}`);
+    record.calibration = { scale: calibration, source };
+  }
+  await writeSelectionRecord(summary.outDir, MERGE_CARD, record);
+  return { ...summary, selection: selected?.result, mergedAccuracy, calibration };
+}
