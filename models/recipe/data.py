@@ -9,9 +9,11 @@ import random
 import llama2c
 
 TLDR_FILE = "tldr/batch13.json"
-HH_TRAIN_FILES = ["hh-rlhf/helpful-base/test.jsonl.gz", "hh-rlhf/helpful-rejection-sampled/test.jsonl.gz"]
-# Harmlessness data is never trained on: it is the out-of-distribution split.
-OOD_FILES = ["hh-rlhf/harmless-base/test.jsonl.gz"]
+HH_TRAIN_FILES = ["hh-rlhf/helpful-base/test.jsonl.gz", "hh-rlhf/harmless-base/test.jsonl.gz"]
+# Never trained on: the out-of-distribution split. Its responses come from rejection sampling
+# with a stronger model (Bai et al. 2022), a shift in response distribution from the base-model
+# answers of helpful-base/harmless-base.
+OOD_FILES = ["hh-rlhf/helpful-rejection-sampled/test.jsonl.gz"]
 TRAIN_FILES = [TLDR_FILE] + HH_TRAIN_FILES
 VALIDATION_FRACTION = 0.15
 SPLIT_SEED = 20240122  # the WARM paper's arXiv date
@@ -100,3 +102,15 @@ def load_split(data_dir, splits, split, encoder, max_length):
             good, bad = to_pair(rel, rows[i])
             pairs.append((tokenize(encoder, good, max_length), tokenize(encoder, bad, max_length)))
     return pairs
+
+
+if __name__ == "__main__":
+    # python3 data.py [DATA_DIR]: (re)write splits.json next to this file
+    import sys
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    data_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "..", "..", "shared", "data")
+    with open(os.path.join(here, "splits.json"), "w") as f:
+        json.dump(make_splits(data_dir), f, separators=(",", ":"))
+        f.write("\n")
+    print(f"wrote {os.path.join(here, 'splits.json')}")

@@ -110,21 +110,32 @@ class LlamaModel(nn.Module):
         inv_freq = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
         self.register_buffer("inv_freq", inv_freq, persistent=False)
 
-    def forward(self, input_ids, attention_mask):
+    def embed(self, input_ids):
+        """Token embeddings (the input of layer 0)."""
+        return self.embed_tokens(input_ids)
+
+    def attention_inputs(self, attention_mask):
+        """RoPE cos/sin from mask-derived positions and the causal AND key-padding mask."""
         mask = attention_mask.to(torch.int64)
         positions = torch.clamp(torch.cumsum(mask, dim=1) - 1, min=0)
         freqs = positions.unsqueeze(-1).to(torch.float32) * self.inv_freq
         emb = torch.cat((freqs, freqs), dim=-1)
         cos, sin = emb.cos().unsqueeze(1), emb.sin().unsqueeze(1)  # [b, 1, t, head_dim]
-        t = input_ids.shape[1]
-        idx = torch.arange(t, device=input_ids.device)
+        idx = torch.arange(mask.shape[1], device=mask.device)
         causal = idx.unsqueeze(0) <= idx.unsqueeze(1)  # [t_query, t_key]
         allowed = causal.unsqueeze(0) & (mask.unsqueeze(1) > 0)  # [b, t_query, t_key]
-        allowed = allowed.unsqueeze(1)
-        x = self.embed_tokens(input_ids)
-        for layer in self.layers:
+        return cos, sin, allowed.unsqueeze(1)
+
+    def run_layers(self, x, attention_mask, start=0, stop=None, final_norm=True):
+        """Decoder layers [start, stop) over hidden states x [b, t, d], then the final norm.
+        Split runs let a frozen prefix shared by several models be computed only once."""
+        cos, sin, allowed = self.attention_inputs(attention_mask)
+        for layer in self.layers[start:stop]:
             x = layer(x, cos, sin, allowed)
-        return self.norm(x)
+        return self.norm(x) if final_norm else x
+
+    def forward(self, input_ids, attention_mask):
+        return self.run_layers(self.embed(input_ids), attention_mask)
 
 
 def last_token_index(attention_mask):
@@ -156,7 +167,11 @@ class LlamaForSequenceClassification(nn.Module):
 
     def features(self, input_ids, attention_mask):
         """Final hidden state at the last real token, [batch, hidden]."""
-        h = self.model(input_ids, attention_mask)
+        return self.features_from(self.model.embed(input_ids), attention_mask, 0)
+
+    def features_from(self, hidden, attention_mask, start):
+        """Features from hidden states entering layer `start` (a cached frozen prefix)."""
+        h = self.model.run_layers(hidden, attention_mask, start)
         idx = last_token_index(attention_mask)
         return torch.gather(h, 1, idx.view(-1, 1, 1).expand(-1, 1, h.shape[2])).squeeze(1)
 
