@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { DEVICES } from '../model/device.js';
 import { BatchingOptionsSchema, type BatchingOptions } from '../batching/options.js';
 
 /** The package root (two levels above this file in both src/ and dist/). */
@@ -51,9 +52,11 @@ export const ServeConfigSchema = z.strictObject({
     .describe('ONNX Runtime threads inside one operator; 0 = one per physical core'),
   inter_op_threads: count(0).default(0).describe('ONNX Runtime threads across operators; 0 = runtime default'),
   device: z
-    .enum(['cpu', 'cuda'])
+    .enum(DEVICES)
     .default('cpu')
-    .describe("ONNX Runtime execution provider; cuda needs onnxruntime-node's CUDA build (docker/Dockerfile.gpu)"),
+    .describe(
+      "where to run: cpu; cuda or tensorrt (onnxruntime-node's CUDA 12 build, docker/Dockerfile.gpu); webgpu (bundled, needs Vulkan); auto = cuda, else webgpu, else cpu",
+    ),
   log_level: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')

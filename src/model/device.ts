@@ -1,0 +1,59 @@
+/**
+ * Devices: which onnxruntime execution providers a `--device` asks for, and opening a session on
+ * them. An explicitly requested device that cannot load stops start-up with how to install it;
+ * `auto` takes the best one that loads (cuda, then webgpu, then cpu).
+ */
+import * as ort from 'onnxruntime-node';
+import { errors } from '../errors.js';
+
+/** The `--device` values. */
+export const DEVICES = ['cpu', 'cuda', 'tensorrt', 'webgpu', 'auto'] as const;
+export type Device = (typeof DEVICES)[number];
+
+/** Providers per device, in onnxruntime's preference order (CPU takes the nodes a GPU provider cannot). */
+const PROVIDERS: Record<Exclude<Device, 'auto'>, string[]> = {
+  cpu: ['cpu'],
+  cuda: ['cuda', 'cpu'],
+  tensorrt: ['tensorrt', 'cuda', 'cpu'],
+  webgpu: ['webgpu', 'cpu'],
+};
+
+/** What `auto` tries, best first. TensorRT is left out: its engine build can take minutes at start-up. */
+const AUTO_ORDER: Exclude<Device, 'auto'>[] = ['cuda', 'webgpu', 'cpu'];
+
+const INSTALL_HINT: Record<Exclude<Device, 'auto' | 'cpu'>, string> = {
+  cuda: "install onnxruntime-node's CUDA 12 binaries (ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci, or use docker/Dockerfile.gpu) and make CUDA 12 + cuDNN 9 libraries loadable",
+  tensorrt: "install onnxruntime-node's CUDA 12 binaries (ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci) and TensorRT 10 libraries on the library path",
+  webgpu: 'needs a GPU with Vulkan drivers: install libvulkan1 and the vendor driver (e.g. the NVIDIA driver, or mesa-vulkan-drivers)',
+};
+
+/** A session and the device it runs on. */
+export interface DeviceSession {
+  session: ort.InferenceSession;
+  device: Exclude<Device, 'auto'>;
+}
+
+/** Open `modelFile` on `device`; `auto` falls back through AUTO_ORDER. */
+export async function createSessionOn(
+  modelFile: string,
+  device: Device,
+  options: ort.InferenceSession.SessionOptions,
+): Promise<DeviceSession> {
+  const candidates = device === 'auto' ? AUTO_ORDER : [device];
+  const failures: string[] = [];
+  for (const candidate of candidates) {
+    try {
+      const session = await ort.InferenceSession.create(modelFile, { ...options, executionProviders: PROVIDERS[candidate] });
+      return { session, device: candidate };
+    } catch (err) {
+      failures.push(`${candidate}: ${(err as Error).message.split('\n')[0]}`);
+      if (candidate !== 'cpu' && device !== 'auto') {
+        throw errors.model(modelFile, `device '${candidate}' cannot load (${failures.at(-1)}); ${INSTALL_HINT[candidate]}; or start with --device cpu`);
+      }
+    }
+  }
+  throw errors.model(
+    modelFile,
+    `onnxruntime cannot load the graph (external weights must sit beside it as model.onnx_data): ${failures.join('; ')}`,
+  );
+}
