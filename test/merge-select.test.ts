@@ -140,6 +140,9 @@ t.test('refusals name the flag and the fix', async (t) => {
   await t.rejects(merge({ inputs: members, out, select: 'top-k', data: [dataFile] }), { message: /--k: --select top-k needs --k/ });
   await t.rejects(merge({ inputs: members, out, select: 'top-k', k: members.length + 1, data: [dataFile] }), { message: /--k: .*from 1 to/ });
   await t.rejects(merge({ inputs: members, out, select: 'greedy', data: [dataFile], format: 'safetensors' }), { message: /--format: .*needs model\.onnx/ });
+  await t.rejects(merge({ inputs: members, out, select: 'greedy', data: [dataFile], weights: members.map(() => '1').join(',') }), {
+    message: /--weights: cannot be combined with --select or --data/,
+  });
 
   // Safetensors-only inputs cannot be scored: the error says why and what to do.
   const stOnly = [0, 1].map((i) => {

@@ -50,8 +50,8 @@ function checkOptions(opts: SelectiveMergeOptions, select: SelectMethod): void {
   if (select === 'top-k' && (opts.k === undefined || !Number.isInteger(opts.k) || opts.k < 1 || opts.k > opts.inputs.length)) {
     throw errors.validation('--k', `--select top-k needs --k, an integer from 1 to the number of inputs (${opts.inputs.length}); got ${opts.k ?? 'none'}`);
   }
-  if (opts.weights !== undefined) {
-    throw errors.validation('--weights', 'cannot be combined with --select, --data or --calibrate: the selected members are averaged uniformly');
+  if (opts.weights !== undefined && data.length > 0) {
+    throw errors.validation('--weights', 'cannot be combined with --select or --data: the selected members are averaged uniformly');
   }
   if (opts.format === 'safetensors') {
     throw errors.validation('--format', 'selection and calibration score the merged model with ONNX Runtime, so the output needs model.onnx; use --format onnx or all');
