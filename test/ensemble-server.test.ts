@@ -199,3 +199,11 @@ t.test("member rewards are each member's own model, normalised as the manifest s
     });
   }
 });
+
+t.test('--ensemble on a model whose warm.json lists no members fails start-up with a clear message', async (t) => {
+  const tmp = mkdtempSync(join(tmpdir(), 'warm-no-members-'));
+  t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
+  for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.onnx']) symlinkSync(join(MODEL, f), join(tmp, f));
+  writeFileSync(join(tmp, 'warm.json'), JSON.stringify({ max_length: 128 }));
+  await t.rejects(startServer(testConfig({ model: tmp, ensemble: true })), { type: 'model_error', message: /ensemble mode needs members, but warm\.json lists none/ });
+});
