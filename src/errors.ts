@@ -6,6 +6,7 @@
 
 export type ErrorType =
   | 'malformed_json'
+  | 'unauthorized'
   | 'bad_request'
   | 'unsupported_media_type'
   | 'validation_error'
@@ -23,6 +24,7 @@ export type ErrorType =
 
 const STATUS: Record<ErrorType, number> = {
   malformed_json: 400,
+  unauthorized: 401,
   bad_request: 400,
   unsupported_media_type: 415,
   validation_error: 422,
@@ -59,6 +61,13 @@ export const errors = {
   malformedJson: (detail: string) =>
     new WarmServeError('malformed_json', `request body is not valid JSON (${detail}); send one JSON object`),
   badRequest: (detail: string) => new WarmServeError('bad_request', detail),
+  unauthorized: (detail: string) =>
+    new WarmServeError('unauthorized', `${detail}; send 'Authorization: Bearer <key>' with one of the server's API keys`),
+  tooDeep: (limit: number) =>
+    new WarmServeError(
+      'payload_too_large',
+      `body: JSON nested deeper than the limit of ${limit} levels; send a flatter request (max_json_depth)`,
+    ),
   unsupportedMediaType: (contentType: string) =>
     new WarmServeError(
       'unsupported_media_type',

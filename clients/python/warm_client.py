@@ -59,14 +59,18 @@ class WarmClient:
     timeout: seconds for connecting and for each read of one attempt.
     retry_budget: total seconds a call may spend retrying 503/429 answers (0: never retry).
     backoff: wait when a 503/429 has no Retry-After, doubled per retry (at most 8x).
+    api_key: sent as "Authorization: Bearer <api_key>" (default: $WARM_SERVE_API_KEY, if set).
     """
 
-    def __init__(self, base_url=None, timeout=30.0, retry_budget=60.0, backoff=0.5, headers=None):
+    def __init__(self, base_url=None, timeout=30.0, retry_budget=60.0, backoff=0.5, headers=None, api_key=None):
         self.base_url = (base_url or os.environ.get("WARM_SERVE_URL") or "http://localhost:8000").rstrip("/")
         self.timeout = timeout
         self.retry_budget = retry_budget
         self.backoff = backoff
         self.headers = dict(headers or {})
+        api_key = api_key or os.environ.get("WARM_SERVE_API_KEY")
+        if api_key:
+            self.headers["authorization"] = "Bearer " + api_key
 
     def score(self, items, truncate=None, **fields):
         """Rewards for items ({"prompt", "completion"}, {"messages"} or {"text"}), in order: the /v1/score answer."""
@@ -157,14 +161,15 @@ def _to_item(prompt, completion):
     return {"prompt": prompt, "completion": completion}
 
 
-def make_reward_func(base_url=None, client=None, batch_size=64, name="warm_reward", **score_options):
+def make_reward_func(base_url=None, client=None, batch_size=64, name="warm_reward", api_key=None, **score_options):
     """A reward function for TRL's GRPOTrainer: (prompts, completions, **kwargs) -> list[float].
 
     Plain-text samples are scored as {"prompt", "completion"} (the model's template); conversational
     ones (lists of {"role", "content"}) as {"messages": prompt + completion} (the tokenizer's chat
     template). Items go in requests of batch_size; the server batches across workers anyway.
+    api_key: for a server with authentication (default: $WARM_SERVE_API_KEY).
     """
-    client = client or WarmClient(base_url)
+    client = client or WarmClient(base_url, api_key=api_key)
 
     def reward(prompts, completions, **kwargs):
         items = [_to_item(p, c) for p, c in zip(prompts, completions)]

@@ -335,6 +335,9 @@ export class BatchQueue {
       if (rewards.length !== n * outputs) {
         throw errors.engine(`engine returned ${rewards.length} rewards for a batch of ${n} items x ${outputs} outputs`);
       }
+      // Whatever the engine, a reward is a finite number; NaN or Infinity fails the batch.
+      const bad = rewards.findIndex((r) => !Number.isFinite(r));
+      if (bad >= 0) throw errors.engine(`the model produced a non-finite reward (${rewards[bad]}) for batch item ${bad % n}`);
     } catch (err) {
       failure = err instanceof WarmServeError ? err : errors.engine(err instanceof Error ? err.message : String(err), err);
     }

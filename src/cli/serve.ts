@@ -49,7 +49,8 @@ export async function run(argv: string[]): Promise<number> {
     const message = err instanceof Error ? err.message : String(err);
     log.fatal({ err, error_type: err instanceof WarmServeError ? err.type : undefined }, `cannot start: ${message}`);
     process.stderr.write(`warm-serve serve: cannot start: ${message}\n`);
-    return 1;
+    // An unusable api_keys_file is a settings problem like any other (exit 2).
+    return err instanceof ConfigError ? 2 : 1;
   }
   if (signalled) void stop();
   const code = await stopped;

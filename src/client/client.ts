@@ -21,6 +21,8 @@ export interface WarmServeClientOptions {
   backoffMs?: number;
   /** Sent with every request (e.g. authorization for a gateway). */
   headers?: Record<string, string>;
+  /** For a server with authentication: sent as `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
   /** An undici dispatcher (connection pool); default: one keep-alive Agent per client. */
   dispatcher?: Dispatcher;
   /** Told about each retry before its wait, e.g. to log it. */
@@ -62,7 +64,7 @@ export class WarmServeClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.retryBudgetMs = options.retryBudgetMs ?? 60_000;
     this.backoffMs = options.backoffMs ?? 500;
-    this.headers = options.headers ?? {};
+    this.headers = { ...options.headers, ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) };
     this.ownsDispatcher = options.dispatcher === undefined;
     this.dispatcher = options.dispatcher ?? new Agent({ keepAliveTimeout: 30_000 });
     this.onRetry = options.onRetry;

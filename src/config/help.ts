@@ -13,12 +13,14 @@ function properties(): Record<string, Property> {
 
 function shownDefault(key: string, value: unknown): string {
   if (key === 'model' && value === DEFAULT_MODEL_DIR) return 'models/reference (in the package)';
+  if (value === undefined) return 'none';
   return JSON.stringify(value);
 }
 
 function valueHint(p: Property): string {
   if (p.type === 'boolean') return '';
   if (p.enum) return p.enum.join('|');
+  if (p.type === 'array') return 'A,B,...';
   return p.type === 'integer' || p.type === 'number' ? 'N' : 'VALUE';
 }
 

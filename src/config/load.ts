@@ -105,7 +105,8 @@ function describeIssues(error: z.ZodError, sources: Partial<Record<string, strin
       return `config file: unknown setting(s) ${issue.keys.join(', ')}; run 'warm-serve serve --help' for the list`;
     }
     const from = sources[key] ?? 'default';
-    const given = key in values ? ` (got ${JSON.stringify(values[key])})` : '';
+    // Never echo secrets into logs or terminals.
+    const given = key in values && !SECRET_KEYS.has(key) ? ` (got ${JSON.stringify(values[key])})` : '';
     return `${key} (from ${from}): ${issue.message}${given}`;
   });
   return `invalid configuration:\n  ${lines.join('\n  ')}`;
@@ -123,10 +124,19 @@ const BOOLEAN_KEYS = new Set(
     .map(([key]) => key),
 );
 
+const LIST_KEYS = new Set(
+  Object.entries(z.toJSONSchema(ServeConfigSchema, { io: 'input' }).properties ?? {})
+    .filter(([, p]) => typeof p === 'object' && p.type === 'array')
+    .map(([key]) => key),
+);
+
+const SECRET_KEYS = new Set(['api_keys']);
+
 const BOOLEAN_WORDS: Record<string, boolean> = { true: true, '1': true, yes: true, false: false, '0': false, no: false };
 
-/** Flags and env vars are strings; numeric and boolean settings are converted (anything else stays for zod to refuse). */
+/** Flags and env vars are strings; numeric, boolean and list settings are converted (anything else stays for zod to refuse). */
 function coerce(key: string, value: unknown): unknown {
+  if (typeof value === 'string' && LIST_KEYS.has(key)) return value.split(',').map((part) => part.trim());
   if (typeof value === 'string' && BOOLEAN_KEYS.has(key)) return BOOLEAN_WORDS[value.trim().toLowerCase()] ?? value;
   if (typeof value !== 'string' || !NUMERIC_KEYS.has(key)) return value;
   const n = Number(value.trim());

@@ -16,6 +16,12 @@ export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../../models/reference',
 
 const count = (min: number) => z.number().int().min(min);
 
+/** Keys travel in headers and URLs: printable ASCII without spaces or commas, long enough not to guess. */
+const apiKey = z
+  .string()
+  .min(16, 'an API key needs at least 16 characters; make one with `openssl rand -hex 32`')
+  .regex(/^[\x21-\x2b\x2d-\x7e]+$/, 'an API key may hold printable ASCII characters except spaces and commas');
+
 export const ServeConfigSchema = z.strictObject({
   host: z
     .string()
@@ -47,6 +53,22 @@ export const ServeConfigSchema = z.strictObject({
   max_chars_per_item: count(1)
     .default(32768)
     .describe('most characters in one item (prompt + completion, all messages, or text); more gets 413'),
+  max_json_depth: count(1)
+    .default(32)
+    .describe('deepest nesting of arrays and objects in a request body; deeper gets 413 before the body is parsed'),
+  api_keys: z
+    .array(apiKey)
+    .default([])
+    .describe('API keys (comma-separated in the flag and env); any set turns authentication on: requests need Authorization: Bearer KEY. Prefer the env var or api_keys_file, flags show in ps'),
+  api_keys_file: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('file of API keys, one per line (# starts a comment); read at start-up, added to api_keys'),
+  public_paths: z
+    .array(z.string().regex(/^\//, 'expected a path starting with /'))
+    .default(['/health', '/ready', '/metrics', '/docs', '/openapi.json'])
+    .describe('paths (and everything below them) that need no API key when authentication is on'),
   intra_op_threads: count(0)
     .default(0)
     .describe('ONNX Runtime threads inside one operator; 0 = one per physical core'),

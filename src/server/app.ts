@@ -10,6 +10,8 @@ import { createJsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler
 import type { ServeConfig } from '../config/schema.js';
 import { VERSION } from '../version.js';
 import { Admission } from './admission.js';
+import { ApiKeys } from './api-keys.js';
+import { installAuth } from './auth.js';
 import type { ServerContext, ZodApp } from './context.js';
 import { installErrorHandlers } from './error-handler.js';
 import { installJsonBody } from './json-body.js';
@@ -59,9 +61,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(zodSerializerCompiler);
-  installJsonBody(app);
+  installJsonBody(app, config.max_json_depth);
   installErrorHandlers(app, config.body_limit_bytes);
   installRequestLog(app, metrics);
+  installAuth(app, ApiKeys.fromConfig(config), config.public_paths, metrics);
 
   await app.register(swagger, {
     openapi: {
@@ -77,6 +80,17 @@ export async function buildApp(options: AppOptions): Promise<App> {
         { name: 'operations', description: 'probes and metrics' },
         { name: 'compatibility', description: 'wire formats of OpenRLHF, text-embeddings-inference and vLLM, over the same model and queue' },
       ],
+      components: {
+        securitySchemes: {
+          apiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'only when the server has API keys (api_keys, api_keys_file); public_paths need none',
+          },
+        },
+      },
+      // Optional: a server without keys needs none.
+      security: [{}, { apiKey: [] }],
     },
     transform: createJsonSchemaTransform({ skipList: [`${DOCS_PREFIX}/*`, '/openapi.json'] }),
     transformObject: (doc) => pruneUnusedSchemas(jsonSchemaTransformObject(doc)),

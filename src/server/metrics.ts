@@ -78,7 +78,7 @@ export class ServerMetrics {
   });
   private readonly rejections = new Counter({
     name: 'warm_serve_rejections_total',
-    help: 'Requests refused before scoring, by reason (queue_items, queue_tokens, queue_timeout, draining, not_ready, too_large, request_limits)',
+    help: 'Requests refused before scoring, by reason (queue_items, queue_tokens, queue_timeout, draining, not_ready, too_large, request_limits, unauthorized)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
@@ -141,7 +141,7 @@ export class ServerMetrics {
   }
 
   /** The HTTP layer refused a request before it reached the queue. */
-  rejected(reason: 'not_ready' | 'draining' | 'request_limits'): void {
+  rejected(reason: 'not_ready' | 'draining' | 'request_limits' | 'unauthorized'): void {
     this.rejections.inc({ reason });
   }
 }

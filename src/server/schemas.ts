@@ -162,6 +162,7 @@ export const InfoResponseSchema = z
       max_items_per_request: z.int(),
       max_completions_per_rank: z.int(),
       max_chars_per_item: z.int(),
+      max_json_depth: z.int(),
     }),
   })
   .meta({ id: 'InfoResponse' });

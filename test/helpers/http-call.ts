@@ -9,11 +9,11 @@ export function testConfig(overrides: Partial<ServeConfig> = {}): ServeConfig {
 }
 
 /** POST (or GET without a body) `path` on `base`; a string body is sent as is. */
-export async function call(base: string, method: string, path: string, body?: unknown) {
-  const init: RequestInit = { method, headers: {} };
+export async function call(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const init: RequestInit = { method, headers: { ...headers } };
   if (body !== undefined) {
     init.body = typeof body === 'string' ? body : JSON.stringify(body);
-    init.headers = { 'content-type': 'application/json' };
+    init.headers = { 'content-type': 'application/json', ...headers };
   }
   const res = await fetch(`${base}${path}`, init);
   const text = await res.text();
