@@ -1,10 +1,12 @@
 /**
  * The Engine over onnxruntime-node: one InferenceSession, fed only the inputs the graph declares.
  * Tensors are built in place (one BigInt64Array per input) and reward = logits[:, 0], normalised.
+ * The session lives on a worker thread (session-thread.ts) so forward passes do not block the
+ * event loop.
  */
-import * as ort from 'onnxruntime-node';
 import { errors } from '../errors.js';
-import { createSessionOn, type Device } from './device.js';
+import type { Device } from './device.js';
+import { ThreadSession } from './session-thread.js';
 import type { Engine } from './engine.js';
 import { checkGraph, type FeedableInput, type GraphSignature } from './graph.js';
 import type { Normalization } from './manifest.js';
@@ -38,7 +40,7 @@ export class OnnxEngine implements Engine {
   readonly feeds: ReadonlySet<FeedableInput>;
 
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly session: ThreadSession,
     private readonly signature: GraphSignature,
     private readonly layout: BatchLayout,
     readonly executionProvider: string,
@@ -50,14 +52,14 @@ export class OnnxEngine implements Engine {
   /** Open `modelFile` and check its signature; errors.model on failure. */
   static async create(modelFile: string, layout: BatchLayout, options: OnnxEngineOptions = {}): Promise<OnnxEngine> {
     if (!LITTLE_ENDIAN) throw errors.model(modelFile, 'big-endian hosts are not supported');
-    const { session, device } = await createSessionOn(modelFile, options.device ?? 'cpu', {
+    const session = await ThreadSession.open(modelFile, options.device ?? 'cpu', {
       intraOpNumThreads: options.intraOpThreads ?? 0,
       interOpNumThreads: options.interOpThreads ?? 0,
       graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
       executionMode: 'sequential',
       extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } },
     });
-    const executionProvider = device;
+    const executionProvider = session.device;
     try {
       const signature = checkGraph(modelFile, session.inputMetadata, session.outputMetadata);
       return new OnnxEngine(session, signature, layout, executionProvider);
@@ -75,20 +77,20 @@ export class OnnxEngine implements Engine {
   async runPadded(padded: PaddedBatch): Promise<Float32Array> {
     const { batch, seq } = padded;
     const dims = [batch, seq];
-    const feeds: Record<string, ort.Tensor> = {};
+    const feeds: Record<string, BigInt64Array> = {};
     for (const name of this.inputs) {
       const data = name === 'input_ids' ? padded.ids : name === 'attention_mask' ? padded.mask : name === 'position_ids' ? padded.positions : padded.zeros;
       if (!data) throw errors.engine(`the batch has no ${name}, which this graph needs`);
-      feeds[name] = new ort.Tensor('int64', data, dims);
+      feeds[name] = data;
     }
 
-    let output: ort.Tensor;
+    let output: { data: Float32Array; dims: readonly number[] };
     try {
-      output = (await this.session.run(feeds))[this.signature.output] as ort.Tensor;
+      output = await this.session.run(feeds, dims, this.signature.output);
     } catch (err) {
       throw errors.engine(`onnxruntime run failed on a batch of ${batch}x${seq}: ${(err as Error).message}`, err);
     }
-    const logits = output.data as Float32Array;
+    const logits = output.data;
     const stride = output.dims[output.dims.length - 1];
     if (output.dims[0] !== batch || logits.length !== batch * stride) {
       throw errors.engine(`output '${this.signature.output}' has shape [${output.dims.join(', ')}] for a batch of ${batch}`);

@@ -1,0 +1,157 @@
+/**
+ * The generated part of bench/RESULTS.md: machine, targets (ratios from one run) and the
+ * tables of every measurement, rendered from the results object of bench/run.mjs.
+ */
+
+// prom-client samples the event loop every 10 ms (src/server/metrics.ts) and monitorEventLoopDelay
+// records whole timer intervals, so an idle loop reads ~10 ms.
+const LOOP_SAMPLING_MS = 10;
+
+const f = (v, digits = 1) => (v === null || v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(digits));
+const row = (cells) => `| ${cells.join(' | ')} |`;
+const table = (header, rows) => [row(header), row(header.map((_, i) => (i === 0 ? '---' : '---:'))), ...rows.map(row)].join('\n');
+const at = (runs, c) => runs?.find((r) => r.concurrency === c);
+
+/** The targets of issue 6 as [name, measured, target, met]. */
+export function targets(results) {
+  const out = [];
+  const { tiny, compute } = results.models;
+  if (compute) {
+    const c64 = at(compute.single, 64);
+    const ratio = c64.items_per_s / compute.ceiling.ceiling_items_per_s;
+    out.push([
+      'compute-bound model, 64 clients: server items/s ÷ raw ceiling',
+      `${f(c64.items_per_s)} ÷ ${f(compute.ceiling.ceiling_items_per_s)} = **${f(ratio, 2)}**`,
+      '>= 0.85',
+      ratio >= 0.85,
+    ]);
+    const gain = c64.items_per_s / compute.unbatched.items_per_s;
+    const rawGain = compute.ceiling.ceiling_items_per_s / compute.ceiling.batch1_items_per_s;
+    out.push([
+      'batching gain at 64 clients, compute-bound model (defaults ÷ max_batch_size 1)',
+      `${f(c64.items_per_s)} ÷ ${f(compute.unbatched.items_per_s)} = **${f(gain, 2)}** (raw ORT best batch ÷ batch 1: ${f(rawGain, 2)})`,
+      '>= 4',
+      gain >= 4,
+    ]);
+  }
+  for (const [name, m] of Object.entries(results.models)) {
+    const cost = m.ensemble.warm.items_per_s / m.ensemble.mean.items_per_s;
+    out.push([
+      `ensemble of 6 (aggregate mean) cost ÷ WARM, ${name} model, ${m.ensemble.warm.concurrency} clients`,
+      `${f(m.ensemble.warm.items_per_s)} ÷ ${f(m.ensemble.mean.items_per_s)} items/s = **${f(cost, 2)}×**`,
+      '>= 5×',
+      cost >= 5,
+    ]);
+  }
+  if (tiny) {
+    const p50 = at(tiny.single, 1).latency_ms.p50;
+    const budget = tiny.ceiling.forward_ms + 2;
+    out.push([
+      'tiny model, 1 client: p50 latency vs one forward pass + 2 ms',
+      `p50 **${f(p50, 2)} ms**, forward pass ${f(tiny.ceiling.forward_ms, 2)} ms (+${f(p50 - tiny.ceiling.forward_ms, 2)} ms)`,
+      `<= ${f(budget, 2)} ms`,
+      p50 <= budget,
+    ]);
+  }
+  for (const [name, m] of Object.entries(results.models)) {
+    const sat = at(m.single, 256);
+    out.push([
+      `event-loop delay p99 under saturation (256 clients), ${name} model`,
+      `**${f(sat.event_loop_p99_ms)} ms** (metric, includes the ${LOOP_SAMPLING_MS} ms sampling interval)`,
+      '<= 20 ms',
+      sat.event_loop_p99_ms <= 20,
+    ]);
+  }
+  if (results.memory) {
+    const g = results.memory.growth;
+    out.push([
+      `RSS growth over ${f(results.memory.minutes, 0)} min of sustained load (${results.memory.model}, ${results.memory.concurrency} clients)`,
+      `${f(results.memory.rss_mb_start)} → ${f(results.memory.rss_mb_end)} MB = **${f(100 * g)}%** (bench/memory.json, ${results.memory.date.slice(0, 16)})`,
+      '< 10%',
+      g < 0.1,
+    ]);
+  }
+  return out;
+}
+
+function modelSection(m) {
+  const c = m.ceiling;
+  const lines = [
+    `### ${m.name} model (${c.model})`,
+    '',
+    `Items: ${c.items} sampled texts, tokens p10/p50/p90 ${c.tokens.p10}/${c.tokens.p50}/${c.tokens.p90}, ${f(100 * c.tokens.at_max_length, 0)}% at max_length. One forward pass (batch 1, median): **${f(c.forward_ms, 2)} ms**.`,
+    '',
+    'Raw ONNX Runtime (pre-tokenized, pre-padded, length-sorted batches; `bench/ceiling.mjs`):',
+    '',
+    table(['batch size', 'items/s', 'ms per batch (median)'], Object.entries(c.batches).map(([b, r]) => [b, f(r.items_per_s), f(r.median_ms, 2)])),
+    '',
+    `Ceiling: **${f(c.ceiling_items_per_s)} items/s** (batch ${c.best_batch_size}).`,
+    '',
+    'Server, single-item requests (`bench/load.mjs`, closed loop, separate process):',
+    '',
+    table(
+      ['clients', 'items/s', '÷ ceiling', 'p50 ms', 'p95 ms', 'p99 ms', 'mean batch', 'padding', 'tokenize ms', 'queue ms', 'inference ms', 'loop p99 ms', 'errors'],
+      m.single.map((r) => [
+        r.concurrency, f(r.items_per_s), f(r.items_per_s / c.ceiling_items_per_s, 2), f(r.latency_ms.p50, 2), f(r.latency_ms.p95, 2), f(r.latency_ms.p99, 2),
+        f(r.mean_batch_size), `${f(100 * r.mean_padding_ratio)}%`, f(r.server_ms.tokenize_ms, 2), f(r.server_ms.queue_ms, 2), f(r.server_ms.inference_ms, 2), f(r.event_loop_p99_ms), r.errors,
+      ]),
+    ),
+    '',
+    `Server, ${m.multi[0].items_per_request}-item requests:`,
+    '',
+    table(
+      ['clients', 'items/s', '÷ ceiling', 'requests/s', 'p50 ms', 'p95 ms', 'p99 ms', 'mean batch', 'loop p99 ms', 'errors'],
+      m.multi.map((r) => [r.concurrency, f(r.items_per_s), f(r.items_per_s / c.ceiling_items_per_s, 2), f(r.requests_per_s), f(r.latency_ms.p50, 1), f(r.latency_ms.p95, 1), f(r.latency_ms.p99, 1), f(r.mean_batch_size), f(r.event_loop_p99_ms), r.errors]),
+    ),
+    '',
+    'Batching gain and ensemble cost:',
+    '',
+    table(
+      ['run', 'clients', 'items/s', 'p50 ms', 'p99 ms', 'mean batch'],
+      [
+        ['defaults', 64, at(m.single, 64)],
+        ['max_batch_size 1', 64, m.unbatched],
+        ['--ensemble, aggregate warm', m.ensemble.warm.concurrency, m.ensemble.warm],
+        ['--ensemble, aggregate mean (6 members)', m.ensemble.mean.concurrency, m.ensemble.mean],
+      ].map(([label, clients, r]) => [label, clients, f(r.items_per_s), f(r.latency_ms.p50, 1), f(r.latency_ms.p99, 1), f(r.mean_batch_size)]),
+    ),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** Markdown for the generated block of RESULTS.md. */
+export function renderResults(results) {
+  const mc = results.machine;
+  const tok = results.tokenization;
+  const tokShare = Object.entries(results.models).map(([name, m]) => {
+    const share = (r) => `${f((100 * r.server_ms.tokenize_ms) / r.server_ms.total_ms)}%`;
+    return `${name}: ${share(at(m.single, 1))} at 1 client, ${share(at(m.single, 64))} at 64 clients`;
+  });
+  return [
+    `Run ${results.date.slice(0, 16).replace('T', ' ')} UTC${results.quick ? ' (--quick: short windows, smoke test only)' : ''}, ${f(results.minutes)} min. ` +
+      `Machine: ${mc.cpu}, ${mc.cpus} CPUs (${mc.threads_per_core} thread(s) per core), ${mc.memory_gb} GB RAM, ${mc.os}; Node ${mc.node}, onnxruntime-node ${mc.onnxruntime}. ` +
+      `Load average (1/5/15 min) at start ${mc.load_average_start}, at end ${mc.load_average_end}.`,
+    '',
+    '## Targets',
+    '',
+    table(['target', 'measured', 'goal', 'met'], targets(results).map(([name, measured, goal, met]) => [name, measured, goal, met ? 'yes' : '**no**'])),
+    '',
+    '## Measurements',
+    '',
+    ...Object.values(results.models).map(modelSection),
+    '### Tokenization',
+    '',
+    `\`bench/tokenization.mjs\` (format + \`ModelTokenizer.encode\`, the HF \`tokenizers\` binding; median item ${tok.median_chars} characters, truncated to max_length after encoding):`,
+    '',
+    table(['items per call', 'concurrent calls', 'items/s', 'tokens/s kept', 'µs per item'], tok.results.map((r) => [r.items_per_call, r.concurrent_calls, f(r.items_per_s, 0), f(r.tokens_per_s, 0), f(r.us_per_item, 0)])),
+    '',
+    `Share of server request time spent tokenizing (mean \`timings.tokenize_ms\` ÷ mean \`timings.total_ms\`, single-item requests): ${tokShare.join('; ')}.`,
+    '',
+    'Plots: [throughput](plots/throughput.svg), [latency](plots/latency.svg), [targets](plots/targets.svg).',
+    '',
+    '![items/s against clients](plots/throughput.svg)',
+    '![p50 and p99 latency against clients](plots/latency.svg)',
+    '![target ratios](plots/targets.svg)',
+  ].join('\n');
+}
