@@ -120,6 +120,37 @@ function modelSection(m) {
   return lines.join('\n');
 }
 
+/** Tables of bench/tune.mjs (bench/tuning.json), each variant against its model's defaults. */
+function tuningSection(t) {
+  const base = (model, rows) => rows.find((r) => r.model === model);
+  const rel = (v, b) => `${v >= b ? '+' : ''}${f((100 * (v - b)) / b, 0)}%`;
+  const mu = t.micro;
+  return [
+    `### Tuning (\`node bench/tune.mjs --baseline-dist DIR\`, run ${t.date.slice(0, 16).replace('T', ' ')} UTC)`,
+    '',
+    'Server knobs, each against the defaults in the same run (c = concurrent clients):',
+    '',
+    table(
+      ['model', 'variant', 'p50 ms, c=1', 'items/s, c=64', 'vs defaults', 'p99 ms, c=64', 'loop p99 ms, c=64'],
+      t.server.map((r) => {
+        const b = base(r.model, t.server);
+        return [r.model, r.label, f(r.p50_c1_ms, 2), f(r.items_per_s_c64), rel(r.items_per_s_c64, b.items_per_s_c64), f(r.p99_c64_ms, 0), f(r.event_loop_p99_c64_ms)];
+      }),
+    ),
+    '',
+    'Engine knobs, raw ONNX Runtime (bench/ceiling.mjs, 64 items):',
+    '',
+    table(
+      ['model', 'variant', 'forward ms (batch 1)', 'items/s batch 1', 'items/s batch 16', 'batch 16 vs defaults'],
+      t.engine.map((r) => [r.model, r.label, f(r.forward_ms, 2), f(r.items_per_s_b1), f(r.items_per_s_b16), rel(r.items_per_s_b16, base(r.model, t.engine).items_per_s_b16)]),
+    ),
+    '',
+    `Per-request CPU outside the model: padding a 16 × ~115 batch into int64 tensors ${f(mu.pad_16x128_int32_view_us)} µs through Int32Array views (src/model/padded-batch.ts) against ${f(mu.pad_16x128_bigint_us)} µs with BigInt per token; ` +
+      `serialising a single-item /v1/score response ${f(mu.serialize_fast_json_stringify_us, 2)} µs with the compiled response schema (fast-json-stringify) against ${f(mu.serialize_json_stringify_us, 2)} µs with JSON.stringify.`,
+    '',
+  ].join('\n');
+}
+
 /** Markdown for the generated block of RESULTS.md. */
 export function renderResults(results) {
   const mc = results.machine;
@@ -148,10 +179,12 @@ export function renderResults(results) {
     '',
     `Share of server request time spent tokenizing (mean \`timings.tokenize_ms\` ÷ mean \`timings.total_ms\`, single-item requests): ${tokShare.join('; ')}.`,
     '',
+    ...(results.tuning ? [tuningSection(results.tuning)] : []),
     'Plots: [throughput](plots/throughput.svg), [latency](plots/latency.svg), [targets](plots/targets.svg).',
     '',
     '![items/s against clients](plots/throughput.svg)',
     '![p50 and p99 latency against clients](plots/latency.svg)',
     '![target ratios](plots/targets.svg)',
+    ...(results.memory ? ['![RSS under sustained load](plots/memory.svg)'] : []),
   ].join('\n');
 }

@@ -138,6 +138,8 @@ log('tokenization');
 results.tokenization = await nodeJson('tokenization.mjs', [MODELS.tiny.dir, '--seconds', values.quick ? '1' : '3']);
 const memoryFile = join(BENCH, 'memory.json');
 if (existsSync(memoryFile)) results.memory = JSON.parse(readFileSync(memoryFile, 'utf8'));
+const tuningFile = join(BENCH, 'tuning.json');
+if (existsSync(tuningFile)) results.tuning = JSON.parse(readFileSync(tuningFile, 'utf8'));
 results.machine.load_average_end = loadavg().map((v) => v.toFixed(2)).join(' ');
 results.minutes = (Date.now() - started) / 60000;
 

@@ -3,35 +3,37 @@
  * free local port, ready once /ready answers 200, read through /metrics, stopped with SIGTERM.
  */
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const DIST = join(import.meta.dirname, '..', 'dist');
 
+/** A free local TCP port (the server logs its URL only at log level info, so pick the port here). */
+async function freePort() {
+  const probe = createServer();
+  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
 /** A running server: its URL, process id, metrics and stop(). `dist`: another build to compare against. */
 export async function startServer(model, flags = [], { nodeArgs = [], readyTimeoutMs = 120_000, dist = DIST } = {}) {
-  const args = [...nodeArgs, join(dist, 'cli', 'main.js'), 'serve', '--model', model, '--host', '127.0.0.1', '--port', '0', ...flags];
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const args = [...nodeArgs, join(dist, 'cli', 'main.js'), 'serve', '--model', model, '--host', '127.0.0.1', '--port', String(port), ...flags];
+  // stdout (one log line per request at level info) is read and dropped, as a log shipper would.
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
+  child.stdout.resume();
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
-  const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr || log}`)), readyTimeoutMs);
-    child.stdout.on('data', (d) => {
-      log += d;
-      const m = /"url":"(http:[^"]+)"/.exec(log);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]);
-      }
-      // Keep only the tail: at log level info the server writes one line per request.
-      if (log.length > 100_000) log = log.slice(-10_000);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr || log}`)));
-  });
+  let exitCode = null;
+  child.once('exit', (code) => (exitCode = code));
   const deadline = Date.now() + readyTimeoutMs;
   while ((await fetch(`${url}/ready`).catch(() => ({ status: 0 }))).status !== 200) {
-    if (Date.now() > deadline) throw new Error(`server at ${url} never became ready`);
+    if (exitCode !== null) throw new Error(`server exited with ${exitCode}: ${stderr}`);
+    if (Date.now() > deadline) throw new Error(`server at ${url} never became ready: ${stderr}`);
     await sleep(100);
   }
   return {
