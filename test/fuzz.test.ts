@@ -8,10 +8,9 @@
  */
 import fc from 'fast-check';
 import t, { type Test } from 'tap';
-import type { Engine } from '../src/model/engine.js';
-import { createOnnxEngine } from '../src/scoring/service.js';
 import { startServer, type RunningServer } from '../src/server/start.js';
 import { call, testConfig } from './helpers/http-call.js';
+import { wrappedEngine } from './helpers/wrapped-engine.js';
 
 const SEED = 20250801;
 const CLIENT_ERRORS = new Set(['malformed_json', 'bad_request', 'unsupported_media_type', 'validation_error', 'payload_too_large', 'not_found']);
@@ -108,22 +107,13 @@ t.before(async () => {
     testConfig({ max_chars_per_item: 1_100_000, body_limit_bytes: 8 * 1024 * 1024, max_items_per_request: 64, max_queue_delay_ms: 1 }),
     undefined,
     {
-      // The real engine; `poison` replaces the next batch's rewards with a non-finite value.
-      createEngine: async (dir, tokenizer): Promise<Engine> => {
-        const real = await createOnnxEngine(dir, tokenizer);
-        return {
-          inputs: real.inputs,
-          executionProvider: real.executionProvider,
-          release: () => real.release(),
-          run: async (sequences, options) => {
-            const rewards = await real.run(sequences, options);
-            if (poison === undefined) return rewards;
-            rewards[rewards.length - 1] = poison;
-            poison = undefined;
-            return rewards;
-          },
-        };
-      },
+      // The real engine; `poison` replaces the next batch's last reward with a non-finite value.
+      createEngine: wrappedEngine(async (real, sequences, options) => {
+        const rewards = await real.run(sequences, options);
+        if (poison !== undefined) rewards[rewards.length - 1] = poison;
+        poison = undefined;
+        return rewards;
+      }),
     },
   );
 });
