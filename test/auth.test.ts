@@ -107,7 +107,7 @@ t.test('TypeScript client: apiKey option', async (t) => {
   await t.rejects(bad.score([{ text: 'a cat' }]), { status: 401, errorType: 'unauthorized' });
 });
 
-t.test('Python: WarmClient(api_key=...) and OpenRLHF-style python-requests with the key in the URL', async (t) => {
+t.test('Python: WarmClient(api_key=...), the verl example, and OpenRLHF-style python-requests with the key in the URL', async (t) => {
   const python = '/usr/bin/python3';
   const url = new URL(base);
   const script = `
@@ -123,6 +123,9 @@ except WarmServeError as err:
 # OpenRLHF's request_api_wrapper: requests.post(url=url, json=data, headers={"Content-Type": ...})
 r = requests.post(url=sys.argv[3], json={"query": ["a cat"], "prompts": ["a"], "labels": [""]}, headers={"Content-Type": "application/json"}, timeout=60)
 print("openrlhf", r.status_code, len(r.json()["rewards"]))
+sys.path.insert(0, "examples/verl")
+from warm_reward import compute_score
+print("verl", type(compute_score("d", " there was a cat.", None, {"prompt": "Once"}, url=base, api_key=key)).__name__)
 `;
   const withKeyInUrl = `http://openrlhf:${FILE_KEY}@${url.host}/get_reward`;
   // Asynchronous: the server answering it lives in this process.
@@ -135,6 +138,7 @@ print("openrlhf", r.status_code, len(r.json()["rewards"]))
   t.match(run.stdout, /^client 1$/m);
   t.match(run.stdout, /^nokey 401 unauthorized$/m);
   t.match(run.stdout, /^openrlhf 200 1$/m, 'python-requests turns URL credentials into Basic auth');
+  t.match(run.stdout, /^verl float$/m, 'the verl example sends api_key from reward_kwargs');
 });
 
 t.test('limits: each refused with 413 naming the limit', async (t) => {

@@ -5,7 +5,8 @@ servers and posts {"model", "input", "use_activation": False} to their /classify
 data[-1].probs[-1] (verl/experimental/reward_loop/reward_loop.py, compute_score_disrm).
 warm-serve answers that same request, so this function sends exactly it to an external
 warm-serve instead. Point verl at it with custom_reward_function (see config.yaml beside this file);
-`url` arrives from custom_reward_function.reward_kwargs.
+`url` (and `api_key`, for a server with API keys; default $WARM_SERVE_API_KEY) arrive from
+custom_reward_function.reward_kwargs.
 
 The text scored is prompt + response, in the format the reward model reads: the reference
 model's template is "{prompt}{completion}", so plain concatenation is that template. verl gives
@@ -14,16 +15,21 @@ extra_info ("prompt", or "question" as in verl's GSM8K preprocessing).
 """
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
 
 
-def compute_score(data_source, solution_str, ground_truth, extra_info=None, url="http://localhost:8000", retries=8, **kwargs):
+def compute_score(data_source, solution_str, ground_truth, extra_info=None, url="http://localhost:8000", retries=8, api_key=None, **kwargs):
     extra_info = extra_info or {}
     prompt = extra_info.get("prompt") or extra_info.get("question") or ""
     body = json.dumps({"model": "warm-serve", "input": prompt + solution_str, "use_activation": False}).encode()
-    request = urllib.request.Request(url.rstrip("/") + "/classify", data=body, headers={"content-type": "application/json"})
+    headers = {"content-type": "application/json"}
+    api_key = api_key or os.environ.get("WARM_SERVE_API_KEY")
+    if api_key:
+        headers["authorization"] = "Bearer " + api_key
+    request = urllib.request.Request(url.rstrip("/") + "/classify", data=body, headers=headers)
     for attempt in range(retries):
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
