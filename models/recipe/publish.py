@@ -3,7 +3,8 @@
 For each MEMBERS_DIR/member-i: models/reference/members/member-i/ with config.json,
 model.safetensors, model.onnx (export.py, padding-invariance checked), tokenizer.json,
 tokenizer_config.json and warm.json. Then test/fixtures/recipe/parity.json: token ids of a few
-held-out texts and each member's PyTorch logits, for test/recipe-onnx-parity.test.ts.
+held-out texts and each member's PyTorch logits, for test/recipe-onnx-parity.test.ts. Also
+writes models/reference/warm.json (the merge's manifest; `warm-serve merge` adds the members).
 
 Usage: python3 publish.py [MEMBERS_DIR] [--backbone DIR] [--dest DIR] [--max-length 128]
 """
@@ -32,6 +33,20 @@ def member_manifest(name, max_length):
         "format": "warm-serve/v1",
         "name": name,
         "description": "WARM reference member: stories260K fine-tuned as a reward model (models/recipe).",
+        "template": "{prompt}{completion}",
+        "max_length": max_length,
+        "padding_side": "right",
+        "ensure_eos": True,
+    }
+
+
+def reference_manifest(max_length):
+    """warm.json of models/reference (the merge): `warm-serve merge` keeps it and adds members."""
+    return {
+        "format": "warm-serve/v1",
+        "name": "warm-stories260k-rm",
+        "description": "WARM reference reward model: the weight average of 6 stories260K reward models "
+                       "fine-tuned on TL;DR + HH-RLHF helpful-base preferences (models/recipe).",
         "template": "{prompt}{completion}",
         "max_length": max_length,
         "padding_side": "right",
@@ -89,6 +104,9 @@ def main():
                       for it in items]
         parity["members"][name] = logits
         print(f"[publish] {name}: {dst} (padding invariance {worst:.1e})", flush=True)
+    with open(os.path.join(args.dest, "..", "warm.json"), "w") as f:
+        json.dump(reference_manifest(args.max_length), f, indent=1)
+        f.write("\n")
     with open(args.parity, "w") as f:
         json.dump(parity, f)
         f.write("\n")

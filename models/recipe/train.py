@@ -180,7 +180,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lrs", type=float, nargs="+", default=[5e-4, 1e-3, 1.5e-3])
     ap.add_argument("--dropouts", type=float, nargs="+", default=[0.0, 0.1])
-    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--batch-pairs", type=int, default=16)
     ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--frozen-layers", type=int, default=3)
