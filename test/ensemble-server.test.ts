@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import t, { type Test } from 'tap';
 import { ServeConfigSchema, type ServeConfig } from '../src/config/schema.js';
-import { loadModelDirectory } from '../src/model/directory.js';
+import { loadModelDirectory, type ModelDirectory } from '../src/model/directory.js';
 import { loadMemberDirectories } from '../src/model/members.js';
 import { createScoringService } from '../src/scoring/service.js';
 import { startServer, type RunningServer } from '../src/server/start.js';
@@ -39,16 +39,29 @@ const ITEMS = [
 ];
 const COMPLETIONS = [' there was a cat.', ' a big bad wolf ate everyone.', ' Lily smiled.', ' the end', ' a boy found a shiny stone by the river.'];
 
+/** The normalisation the ensemble server's manifest sets for its first member, overriding the member's own. */
+const OVERRIDE = { mean: 0.25, std: 4 };
+
 let ensemble: RunningServer;
 let plain: RunningServer;
 let memberNames: string[];
+let memberDirs: ModelDirectory[];
 
 t.before(async () => {
-  const dir = await loadModelDirectory(MODEL);
-  memberNames = dir.manifest.members.map((m) => m.name);
+  // Three members keep start-up short (one ONNX session each) and still disagree.
+  memberDirs = (await loadMemberDirectories(await loadModelDirectory(MODEL))).slice(0, 3);
+  memberNames = memberDirs.map((m) => m.name);
   if (memberNames.length < 2) throw new Error(`${MODEL}/warm.json lists ${memberNames.length} members; the ensemble tests need at least 2`);
+  // The ensemble server serves a copy of the model directory whose warm.json lists those members
+  // and overrides the first one's normalisation.
+  const copy = mkdtempSync(join(tmpdir(), 'warm-ensemble-'));
+  for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.onnx']) symlinkSync(join(MODEL, f), join(copy, f));
+  const manifest = JSON.parse(readFileSync(join(MODEL, 'warm.json'), 'utf8'));
+  manifest.members = memberDirs.map((m, k) => ({ name: m.name, path: m.path, ...(k === 0 ? { normalization: OVERRIDE } : {}) }));
+  writeFileSync(join(copy, 'warm.json'), JSON.stringify(manifest));
+  t.teardown(() => rmSync(copy, { recursive: true, force: true }));
   [ensemble, plain] = await Promise.all([
-    startServer(testConfig({ ensemble: true, uwo_lambda: LAMBDA, max_queue_delay_ms: 20 })),
+    startServer(testConfig({ model: copy, ensemble: true, uwo_lambda: LAMBDA, max_queue_delay_ms: 20 })),
     startServer(testConfig({ max_queue_delay_ms: 20 })),
   ]);
 });
@@ -172,30 +185,20 @@ t.test('batch invariance in ensemble mode: alone, batched and concurrent give th
 });
 
 t.test("member rewards are each member's own model, normalised as the manifest says", async (t) => {
-  // A copy of the model directory whose warm.json overrides the first member's normalisation.
-  const dir = await loadModelDirectory(MODEL);
-  const members = await loadMemberDirectories(dir);
-  const tmp = mkdtempSync(join(tmpdir(), 'warm-ensemble-'));
-  t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
-  for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.onnx']) symlinkSync(join(MODEL, f), join(tmp, f));
-  const override = { mean: 0.25, std: 4 };
-  const manifest = JSON.parse(readFileSync(join(MODEL, 'warm.json'), 'utf8'));
-  manifest.members = members.map((m, k) => ({ name: m.name, path: m.path, ...(k === 0 ? { normalization: override } : {}) }));
-  writeFileSync(join(tmp, 'warm.json'), JSON.stringify(manifest));
-
-  const service = await createScoringService(tmp, { ensemble: true });
-  t.teardown(() => service.drain(1000));
-  const together = await service.score(ITEMS, { returnMembers: true });
-  for (const [k, member] of members.entries()) {
+  const res = await post(ensemble.url, '/v1/score', { items: ITEMS, return_members: true });
+  // Two members checked against their own model directories: the overridden one and one with its own normalisation.
+  for (const k of [0, memberDirs.length - 1]) {
+    const member = memberDirs[k];
     const alone = await createScoringService(member.path, { batching: { max_queue_delay_ms: 0 } });
     const own = await alone.score(ITEMS);
     await alone.drain(1000);
     const ownNorm = (await loadModelDirectory(member.path)).normalization ?? { mean: 0, std: 1 };
+    t.equal(res.json.members[k].name, member.name);
     own.items.forEach((item, i) => {
       // Undo the member directory's own normalisation, apply the one the ensemble should use.
       const raw = item.reward * ownNorm.std + ownNorm.mean;
-      const expected = k === 0 ? (raw - override.mean) / override.std : item.reward;
-      t.ok(Math.abs(together.items[i].members![k] - expected) < 1e-5, `member ${member.name}, item ${i}`);
+      const expected = k === 0 ? (raw - OVERRIDE.mean) / OVERRIDE.std : item.reward;
+      t.ok(Math.abs(res.json.members[k].rewards[i] - expected) < 1e-5, `member ${member.name}, item ${i}`);
     });
   }
 });
