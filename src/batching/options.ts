@@ -19,9 +19,11 @@ export const BatchingOptionsSchema = z.object({
     .describe('most padded tokens (batch size x longest item) in one forward pass'),
   /**
    * How long the oldest queued item may wait for companions before a batch that is not full is
-   * dispatched. 0 dispatches at the end of the current event-loop turn.
+   * dispatched. 0 dispatches at the end of the current event-loop turn. Default 0: while a batch
+   * computes the next one fills anyway, so waiting only delays a lone request (1 ms cost 1.5 ms
+   * of p50 at one client on the reference model, and no throughput at 4 or 64; bench/RESULTS.md).
    */
-  max_queue_delay_ms: z.number().min(0).max(1000).default(1)
+  max_queue_delay_ms: z.number().min(0).max(1000).default(0)
     .describe('wait at most this long for a fuller batch (0: dispatch at once)'),
   /**
    * Items are grouped by length; a batch stops growing when padding would exceed this share of
