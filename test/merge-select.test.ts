@@ -85,6 +85,26 @@ t.test('top-k keeps the K most accurate members and records every accuracy', asy
   t.match(log, /scoring input 1\/\d+/, 'progress is shown');
 });
 
+t.test('keeping one member (top-k 1) writes exactly its weights; the weight-0 runner-up is not a member', async (t) => {
+  const out = join(dir, 'top1');
+  const two = members.slice(0, 2);
+  const { manifest, card } = await merge({ inputs: two, out, select: 'top-k', k: 1, data: [dataFile] });
+  const [kept] = manifest.merge.selection.kept;
+  t.equal(kept, [...two].sort((a, b) => accuracy.get(b)! - accuracy.get(a)!)[0]);
+  t.same(manifest.merge.weights, [1, 0], 'the kept member first with weight 1, the runner-up with 0');
+  t.equal(resolve(out, manifest.merge.inputs[0].path), kept);
+  t.same(manifest.members.map((m: Json) => resolve(out, m.path)), [kept]);
+  t.match(card, /runner-up .* was added with weight 0/);
+  const items: ScoreInput[] = pairs.slice(0, 4).map((p) => ({ prompt: p.prompt, completion: p.chosen }));
+  const [a, b] = await Promise.all([out, kept].map(async (d) => {
+    const service = await createScoringService(d);
+    const scored = (await service.score(items)).items.map((i) => i.reward);
+    await service.drain(1000);
+    return scored;
+  }));
+  t.same(a, b, 'the output scores exactly like the kept member');
+});
+
 t.test('greedy soup: best first, keeps a member only when the average does not get worse', async (t) => {
   const out = join(dir, 'greedy');
   const { manifest, card, summary } = await merge({ inputs: members, out, select: 'greedy', data: [dataFile] });

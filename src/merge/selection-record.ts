@@ -4,7 +4,7 @@
  * Written after the merge because both need the merged model itself to be scored.
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Accuracy } from '../eval/accuracy.js';
 import { errors } from '../errors.js';
 import { MANIFEST_FILE, ManifestSchema } from '../model/manifest.js';
@@ -63,7 +63,9 @@ function selectionSection(s: NonNullable<SelectionRecord['selection']>): string[
   }
   lines.push(
     `Kept ${result.kept.length} of ${result.ranked.length}: ${result.kept.map((l) => `\`${l}\``).join(', ')}.`,
-    ...(result.kept.length === 1 ? ['', 'Only one member was kept, so the output is that member (averaged with itself) and the inputs above list it twice.'] : []),
+    ...(result.kept.length === 1
+      ? ['', `Only one member was kept. The merge needs two inputs, so the runner-up \`${result.ranked[1].label}\` was added with weight 0: the output has the kept member's weights.`]
+      : []),
     `Merged model: ${pct(merged.accuracy)}% (${ci(merged)}) on the same pairs.`,
     '',
   );
@@ -84,8 +86,11 @@ function calibrationSection(c: NonNullable<SelectionRecord['calibration']>): str
   ];
 }
 
-/** Add the selection and calibration to `outDir`'s warm.json and MERGE.md (each replaced in one rename). */
-export async function writeSelectionRecord(outDir: string, mergeCard: string, record: SelectionRecord): Promise<void> {
+/**
+ * Add the selection and calibration to `outDir`'s warm.json and MERGE.md (each replaced in one
+ * rename). `keptDirs`: the kept members' directories; warm.json `members` is cut to them.
+ */
+export async function writeSelectionRecord(outDir: string, mergeCard: string, record: SelectionRecord, keptDirs?: readonly string[]): Promise<void> {
   const manifestPath = join(outDir, MANIFEST_FILE);
   const manifest = ManifestSchema.parse(JSON.parse(await readFile(manifestPath, 'utf8')));
   const merge: Record<string, unknown> = { ...(manifest.merge ?? {}) };
@@ -108,8 +113,8 @@ export async function writeSelectionRecord(outDir: string, mergeCard: string, re
     merge.calibration = { data: source.files, ...(source.split ? { split: source.split } : {}), texts: scale.texts, mean: scale.mean, std: scale.std };
     manifest.normalization = { mean: scale.mean, std: scale.std };
   }
-  // A single kept member was merged with itself: list it once.
-  const members = manifest.members.filter((m, i) => manifest.members.findIndex((o) => o.path === m.path) === i);
+  // A single kept member was merged with a weight-0 runner-up, which is not a member.
+  const members = keptDirs ? manifest.members.filter((m) => keptDirs.includes(resolve(outDir, m.path))) : manifest.members;
   const updated = ManifestSchema.safeParse({ ...manifest, members, merge });
   if (!updated.success) throw errors.merge(outDir, undefined, `the updated ${MANIFEST_FILE} is invalid: ${updated.error.message}`);
 

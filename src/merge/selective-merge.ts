@@ -100,6 +100,7 @@ export async function selectiveMerge(opts: SelectiveMergeOptions): Promise<Selec
 
   let selected: { result: Selection; pairs: PreferencePair[]; source: PairSource } | undefined;
   let inputs = opts.inputs;
+  let weights = opts.weights;
   if (data.length > 0) {
     const { pairs, source } = await loadPairs(data, '--data');
     const byLabel = new Map(resolveInputs(opts.inputs).map((i): [string, ScorableModel] => [i.label, { label: i.label, dir: i.dir, modelFile: i.onnxPath }]));
@@ -126,11 +127,15 @@ export async function selectiveMerge(opts: SelectiveMergeOptions): Promise<Selec
     }, opts.k);
     log(`${select}: keeping ${result.kept.join(', ')}`);
     selected = { result, pairs, source };
-    // mergeModels needs two inputs: one kept member is averaged with itself (the same weights).
-    inputs = result.kept.length === 1 ? [result.kept[0], result.kept[0]] : result.kept;
+    inputs = result.kept;
+    if (result.kept.length === 1) {
+      // mergeModels needs two inputs: the runner-up joins with weight 0, so the output is the kept member's weights.
+      inputs = [result.kept[0], result.ranked[1].label];
+      weights = '1,0';
+    }
   }
 
-  const summary = await mergeModels({ ...opts, inputs });
+  const summary = await mergeModels({ ...opts, inputs, weights });
   const output: ScorableModel = { label: opts.out, dir: summary.outDir };
   const record: Parameters<typeof writeSelectionRecord>[2] = {};
   let mergedAccuracy: Accuracy | undefined;
@@ -148,6 +153,7 @@ export async function selectiveMerge(opts: SelectiveMergeOptions): Promise<Selec
     log(`normalization: mean ${calibration.mean.toPrecision(6)}, std ${calibration.std.toPrecision(6)}`);
     record.calibration = { scale: calibration, source };
   }
-  await writeSelectionRecord(summary.outDir, MERGE_CARD, record);
+  const keptDirs = selected && resolveInputs(selected.result.kept).map((i) => i.dir);
+  await writeSelectionRecord(summary.outDir, MERGE_CARD, record, keptDirs);
   return { ...summary, selection: selected?.result, mergedAccuracy, calibration };
 }
