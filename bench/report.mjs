@@ -46,9 +46,10 @@ export function targets(results) {
   if (tiny) {
     const p50 = at(tiny.single, 1).latency_ms.p50;
     const budget = tiny.ceiling.forward_ms + 2;
+    const s1 = at(tiny.single, 1).server_ms;
     out.push([
       'tiny model, 1 client: p50 latency vs one forward pass + 2 ms',
-      `p50 **${f(p50, 2)} ms**, forward pass ${f(tiny.ceiling.forward_ms, 2)} ms (+${f(p50 - tiny.ceiling.forward_ms, 2)} ms)`,
+      `p50 **${f(p50, 2)} ms**, forward pass ${f(tiny.ceiling.forward_ms, 2)} ms (+${f(p50 - tiny.ceiling.forward_ms, 2)} ms; server means: tokenize ${f(s1.tokenize_ms, 2)}, queue ${f(s1.queue_ms, 2)}, inference ${f(s1.inference_ms, 2)}, total ${f(s1.total_ms, 2)} ms)`,
       `<= ${f(budget, 2)} ms`,
       p50 <= budget,
     ]);
@@ -57,7 +58,7 @@ export function targets(results) {
     const sat = at(m.single, 256);
     out.push([
       `event-loop delay p99 under saturation (256 clients), ${name} model`,
-      `**${f(sat.event_loop_p99_ms)} ms** (metric, includes the ${LOOP_SAMPLING_MS} ms sampling interval)`,
+      `**${f(sat.event_loop_p99_ms)} ms** as exported (\`nodejs_eventloop_lag_p99_seconds\`); beyond its ${LOOP_SAMPLING_MS} ms sampling interval: ${f(sat.event_loop_p99_ms - LOOP_SAMPLING_MS)} ms`,
       '<= 20 ms',
       sat.event_loop_p99_ms <= 20,
     ]);

@@ -11,6 +11,8 @@
  * block of bench/RESULTS.md. Progress goes to stderr.
  *
  *   node bench/run.mjs [--quick] [--models tiny,compute] [--dist DIR] [--no-write]
+ *   node bench/run.mjs --render   (re-render RESULTS.md and the plots from bench/results.json,
+ *                                  picking up a newer bench/memory.json or bench/tuning.json)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -27,6 +29,7 @@ const { values } = parseArgs({
     models: { type: 'string', default: 'tiny,compute' },
     dist: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
+    render: { type: 'boolean', default: false },
   },
 });
 const BENCH = import.meta.dirname;
@@ -129,24 +132,29 @@ function machine() {
   };
 }
 
-const started = Date.now();
-log('building the benchmark models (skipped when present)');
-execFileSync('/usr/bin/python3', [join(BENCH, 'make_compute_model.py'), '--out', WORK], { stdio: ['ignore', 'inherit', 'inherit'] });
-const results = { date: new Date().toISOString(), quick: values.quick, machine: machine(), models: {} };
-for (const name of values.models.split(',')) results.models[name] = await benchModel(name);
-log('tokenization');
-results.tokenization = await nodeJson('tokenization.mjs', [MODELS.tiny.dir, '--seconds', values.quick ? '1' : '3']);
-const memoryFile = join(BENCH, 'memory.json');
-if (existsSync(memoryFile)) results.memory = JSON.parse(readFileSync(memoryFile, 'utf8'));
-const tuningFile = join(BENCH, 'tuning.json');
-if (existsSync(tuningFile)) results.tuning = JSON.parse(readFileSync(tuningFile, 'utf8'));
-results.machine.load_average_end = loadavg().map((v) => v.toFixed(2)).join(' ');
-results.minutes = (Date.now() - started) / 60000;
+/** A full run: models, every measurement, then the optional results of memory.mjs and tune.mjs. */
+async function measureAll() {
+  const started = Date.now();
+  log('building the benchmark models (skipped when present)');
+  execFileSync('/usr/bin/python3', [join(BENCH, 'make_compute_model.py'), '--out', WORK], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const results = { date: new Date().toISOString(), quick: values.quick, machine: machine(), models: {} };
+  for (const name of values.models.split(',')) results.models[name] = await benchModel(name);
+  log('tokenization');
+  results.tokenization = await nodeJson('tokenization.mjs', [MODELS.tiny.dir, '--seconds', values.quick ? '1' : '3']);
+  results.machine.load_average_end = loadavg().map((v) => v.toFixed(2)).join(' ');
+  results.minutes = (Date.now() - started) / 60000;
+  return results;
+}
 
+const results = values.render ? JSON.parse(readFileSync(join(BENCH, 'results.json'), 'utf8')) : await measureAll();
+for (const [key, file] of [['memory', 'memory.json'], ['tuning', 'tuning.json']]) {
+  if (existsSync(join(BENCH, file))) results[key] = JSON.parse(readFileSync(join(BENCH, file), 'utf8'));
+}
 const report = renderResults(results);
 console.log(report);
 if (!values['no-write']) {
-  writeFileSync(join(BENCH, 'results.json'), `${JSON.stringify(results, null, 1)}\n`);
+  // memory.json and tuning.json stay files of their own (other commands write them).
+  writeFileSync(join(BENCH, 'results.json'), `${JSON.stringify({ ...results, memory: undefined, tuning: undefined }, null, 1)}\n`);
   mkdirSync(join(BENCH, 'plots'), { recursive: true });
   writePlots(results, join(BENCH, 'plots'));
   const file = join(BENCH, 'RESULTS.md');
