@@ -11,6 +11,7 @@
 
 Writes MEMBERS_DIR/member-{i}/{config.json, model.safetensors, train.json}.
 Usage: python3 train.py [--data DIR] [--backbone DIR] [--out DIR] [--members 6]
+       [--flip-fraction 0.25 --flip-seed S]  (label corruption: see flip_labels; writes flips.json)
 """
 import argparse
 import json
@@ -155,6 +156,18 @@ def epoch_batches(n, hp, epoch):
     return [order[i : i + hp["batch_pairs"]] for i in range(0, n, hp["batch_pairs"])]
 
 
+def flip_labels(pairs, fraction, seed):
+    """Label corruption (WARM paper, Figure 4): swap chosen and rejected in one seeded subset of
+    round(fraction * n) training pairs, shared by all members. Uses its own RNG, so the rest of
+    training draws exactly the same random numbers as without corruption. Returns
+    (corrupted pairs, sorted flipped indexes)."""
+    flipped = sorted(random.Random(seed).sample(range(len(pairs)), round(fraction * len(pairs))))
+    out = list(pairs)
+    for i in flipped:
+        out[i] = (pairs[i][1], pairs[i][0])
+    return out, flipped
+
+
 def member_hparams(i, args):
     """The i-th member's hyperparameters: seeds, order, learning rate and dropout all vary."""
     return {
@@ -185,6 +198,9 @@ def main():
     ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--frozen-layers", type=int, default=3)
     ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--flip-fraction", type=float, default=0.0,
+                    help="flip the labels of this fraction of training pairs (0: no corruption)")
+    ap.add_argument("--flip-seed", type=int, default=0, help="seed of the flipped subset")
     args = ap.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(args.seed)
@@ -200,6 +216,14 @@ def main():
     log(f"{len(train_pairs)} training pairs, max_length {args.max_length}")
 
     os.makedirs(args.out, exist_ok=True)
+    corruption = {}
+    if args.flip_fraction > 0:
+        train_pairs, flipped = flip_labels(train_pairs, args.flip_fraction, args.flip_seed)
+        corruption = {"flip_fraction": args.flip_fraction, "flip_seed": args.flip_seed, "flipped": len(flipped)}
+        with open(os.path.join(args.out, "flips.json"), "w") as f:
+            json.dump({**corruption, "flipped_train_pairs": flipped}, f)
+            f.write("\n")
+        log(f"label corruption: flipped {len(flipped)} of {len(train_pairs)} training pairs (seed {args.flip_seed})")
     frozen = modeling.LlamaForSequenceClassification(cfg)
     frozen.load_state_dict({**backbone, "score.weight": torch.zeros(1, cfg["hidden_size"])})
     log(f"caching the frozen prefix (embeddings + {args.frozen_layers} layers)")
@@ -222,7 +246,7 @@ def main():
             f.write("\n")
         safetensors_io.save_file(sd, os.path.join(out, "model.safetensors"), {"format": "pt"})
         with open(os.path.join(out, "train.json"), "w") as f:
-            json.dump({**hp, "max_length": args.max_length, "train_pairs": len(train_pairs)}, f, indent=1)
+            json.dump({**hp, "max_length": args.max_length, "train_pairs": len(train_pairs), **corruption}, f, indent=1)
             f.write("\n")
         log(f"member {i}: wrote {out}")
     log(f"done in {(time.time() - t0) / 60:.1f} min")
