@@ -45,7 +45,8 @@ export async function writeOnnxMerge(plan: OnnxPlan, ctx: MergeContext): Promise
   const outputs = new Map<string, { handle: FileHandle; appender: FileAppender }>();
   ctx.progress.start('onnx', first.initializers.length, plan.inputBytes);
   try {
-    for (const m of models) for (const f of m.externalFiles) inputHandles.set(f, await open(f, 'r'));
+    // one handle per file: the same input may be given twice
+    for (const m of models) for (const f of m.externalFiles) if (!inputHandles.has(f)) inputHandles.set(f, await open(f, 'r'));
     const merged: TensorProto[] = [];
     for (const t of first.initializers) {
       const sources = models.map((_, i) => onnxTensorSource(byName[i].get(t.name)!, inputHandles));

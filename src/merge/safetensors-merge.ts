@@ -61,7 +61,8 @@ export async function writeSafetensorsMerge(plan: SafetensorsPlan, ctx: MergeCon
   const result: FormatMergeResult = { format: 'safetensors', files: [], averaged: 0, copied: 0, bytes: 0, distances: [] };
   ctx.progress.start('safetensors', plan.storageCount, plan.inputBytes);
   try {
-    for (const model of models) for (const shard of model.shards) handles.set(shard.path, await open(shard.path, 'r'));
+    // one handle per file: the same input may be given twice (e.g. a weighted merge with itself)
+    for (const model of models) for (const shard of model.shards) if (!handles.has(shard.path)) handles.set(shard.path, await open(shard.path, 'r'));
     const source = (i: number, name: string): TensorSource => {
       const { shard, entry } = located[i].get(name)!;
       const length = entry.end - entry.begin;
