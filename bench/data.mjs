@@ -46,6 +46,11 @@ function hhItems() {
   );
 }
 
+/** Every preference item of both datasets, TL;DR first, in file order. */
+export function allItems() {
+  return [...tldrItems(), ...hhItems()];
+}
+
 /** `count` items, half from each dataset, in a seeded random order. */
 export function sampleItems(count, seed = 1) {
   const random = seededRandom(seed);

@@ -176,7 +176,7 @@ export function renderResults(results) {
     '',
     `\`bench/tokenization.mjs\` (format + \`ModelTokenizer.encode\`, the HF \`tokenizers\` binding; median item ${tok.median_chars} characters, truncated to max_length after encoding):`,
     '',
-    table(['items per call', 'concurrent calls', 'items/s', 'tokens/s kept', 'µs per item'], tok.results.map((r) => [r.items_per_call, r.concurrent_calls, f(r.items_per_s, 0), f(r.tokens_per_s, 0), f(r.us_per_item, 0)])),
+    table(['encoding', 'items per call', 'concurrent calls', 'items/s', 'tokens/s kept', 'µs per item'], tok.results.map((r) => [r.exact_length === false ? 'tail of long texts' : 'whole text', r.items_per_call, r.concurrent_calls, f(r.items_per_s, 0), f(r.tokens_per_s, 0), f(r.us_per_item, 0)])),
     '',
     `Share of server request time spent tokenizing (mean \`timings.tokenize_ms\` ÷ mean \`timings.total_ms\`, single-item requests): ${tokShare.join('; ')}.`,
     '',

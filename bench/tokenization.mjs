@@ -1,8 +1,9 @@
 /**
  * Tokenization throughput of a model directory's tokenizer on the benchmark items, the way the
  * server does it (format with the manifest template, then ModelTokenizer.encode): one call per
- * item (single-item requests), concurrent calls, and one call per 16 items (multi-item requests).
- * Prints one JSON object.
+ * item (single-item requests), concurrent calls, and one call per 16 items (multi-item requests),
+ * each with full encoding (exactLength, as for truncate: false) and with tail encoding of long
+ * texts (what the server does otherwise; src/model/tokenizer-tail.ts). Prints one JSON object.
  *
  *   node bench/tokenization.mjs MODEL_DIR [--items 2000] [--seconds 2]
  */
@@ -24,7 +25,7 @@ const items = sampleItems(Number(values.items));
 const budgetMs = Number(values.seconds) * 1000;
 
 /** Items/s, tokens/s and characters/s with `callers` concurrent loops of `perCall` items. */
-async function measure(perCall, callers) {
+async function measure(perCall, callers, exactLength) {
   let next = 0;
   let done = 0;
   let tokens = 0;
@@ -34,7 +35,7 @@ async function measure(perCall, callers) {
     while (performance.now() - t0 < budgetMs) {
       const batch = Array.from({ length: perCall }, () => items[next++ % items.length]);
       const texts = batch.map((item, i) => formatter.format(item, i));
-      const encoded = await tokenizer.encode(texts);
+      const encoded = await tokenizer.encode(texts, { exactLength });
       done += perCall;
       for (const e of encoded) tokens += e.ids.length;
       for (const t of texts) chars += t.length;
@@ -42,10 +43,13 @@ async function measure(perCall, callers) {
   };
   await Promise.all(Array.from({ length: callers }, loop));
   const s = (performance.now() - t0) / 1000;
-  return { items_per_call: perCall, concurrent_calls: callers, items_per_s: done / s, tokens_per_s: tokens / s, chars_per_s: chars / s, us_per_item: 1e6 * s / done };
+  return { items_per_call: perCall, concurrent_calls: callers, exact_length: exactLength, items_per_s: done / s, tokens_per_s: tokens / s, chars_per_s: chars / s, us_per_item: 1e6 * s / done };
 }
 
-await measure(1, 1); // warm-up
-const results = [await measure(1, 1), await measure(1, 64), await measure(16, 1)];
+await measure(1, 1, true); // warm-up
+const results = [];
+for (const exactLength of [true, false]) {
+  for (const [perCall, callers] of [[1, 1], [1, 64], [16, 1]]) results.push(await measure(perCall, callers, exactLength));
+}
 const lengths = items.map((item, i) => formatter.format(item, i).length).sort((a, b) => a - b);
-console.log(JSON.stringify({ model: dir.name, median_chars: lengths[Math.floor(lengths.length / 2)], results }));
+console.log(JSON.stringify({ model: dir.name, tail_encoding: tokenizer.tailRule !== undefined, median_chars: lengths[Math.floor(lengths.length / 2)], results }));

@@ -7,14 +7,32 @@ import { readFile } from 'node:fs/promises';
 import { Tokenizer } from 'tokenizers';
 import { errors } from '../errors.js';
 import type { ModelDirectory } from './directory.js';
+import { tailOf, tailRule, type TailRule } from './tokenizer-tail.js';
+
+// ~1.8 characters per token on the preference data with the reference tokenizer: a tail of 3
+// characters per kept token is long enough for nearly every text on the first try.
+const TAIL_CHARS_PER_TOKEN = 3;
 
 /** One item ready for the engine. */
 export interface EncodedItem {
   ids: Int32Array;
   /** Tokens were dropped to fit max_length. */
   truncated: boolean;
-  /** Tokens before truncation (EOS included when ensure_eos adds it). */
+  /**
+   * Tokens before truncation (EOS included when ensure_eos adds it); when the item was encoded
+   * from a tail (lengthExact false), a lower bound that already exceeds max_length.
+   */
   fullLength: number;
+  lengthExact: boolean;
+}
+
+/** Options of ModelTokenizer.encode. */
+export interface EncodeOptions {
+  /**
+   * fullLength must be exact (default), e.g. to quote it in an error. false lets a long text be
+   * encoded from its tail only; ids and truncated are the same either way.
+   */
+  exactLength?: boolean;
 }
 
 /** The model's tokenizer plus the length policy of its directory. */
@@ -29,17 +47,20 @@ export class ModelTokenizer {
     /** Fills the padded positions of a batch (masked out, but the graph still reads it). */
     readonly padId: number,
     readonly bosToken: string | undefined,
+    /** Set when tail encoding is provably exact for this tokenizer (tokenizer-tail.ts). */
+    readonly tailRule: TailRule | undefined,
   ) {}
 
   /** Load tokenizer.json and resolve EOS / pad ids from the directory's special tokens. */
   static async load(dir: ModelDirectory): Promise<ModelTokenizer> {
     let tokenizer: Tokenizer;
     let specialIds: Set<number>;
+    let rule: TailRule | undefined;
     try {
-      const json = JSON.parse(await readFile(dir.tokenizerFile, 'utf8')) as {
-        added_tokens?: { id: number; special?: boolean }[];
-      };
+      const json = JSON.parse(await readFile(dir.tokenizerFile, 'utf8')) as Parameters<typeof tailRule>[0];
       specialIds = new Set((json.added_tokens ?? []).filter((t) => t.special).map((t) => t.id));
+      const tail = tailRule(json);
+      rule = 'rule' in tail ? tail.rule : undefined;
       tokenizer = Tokenizer.fromFile(dir.tokenizerFile);
     } catch (err) {
       throw errors.model(dir.tokenizerFile, `cannot load the tokenizer: ${(err as Error).message}`);
@@ -54,23 +75,41 @@ export class ModelTokenizer {
       throw errors.model(dir.path, 'ensure_eos is set but tokenizer_config.json names no eos_token the tokenizer knows');
     }
     const padId = idOf(dir.padToken) ?? dir.configPadTokenId ?? eosId ?? 0;
-    return new ModelTokenizer(tokenizer, specialIds, dir.maxLength, dir.ensureEos ? eosId : undefined, padId, dir.bosToken);
+    return new ModelTokenizer(tokenizer, specialIds, dir.maxLength, dir.ensureEos ? eosId : undefined, padId, dir.bosToken, rule);
   }
 
   /**
    * Encode model texts (special tokens added by the tokenizer's post-processor, except for texts
    * that already start with the BOS token, e.g. from a chat template) and fit them to max_length.
+   * With exactLength false, a long text is encoded from a tail of TAIL_CHARS_PER_TOKEN x
+   * max_length characters when the tokenizer allows it (a longer one when that gave too few
+   * tokens): for long texts most of the encoding is thrown away by the left truncation.
    */
-  async encode(texts: readonly string[]): Promise<EncodedItem[]> {
+  async encode(texts: readonly string[], options: EncodeOptions = {}): Promise<EncodedItem[]> {
     const bos = this.bosToken;
     const withSpecials: number[] = [];
     const verbatim: number[] = [];
     texts.forEach((text, i) => (bos && text.startsWith(bos) ? verbatim : withSpecials).push(i));
     const out = new Array<EncodedItem>(texts.length);
+    const rule = options.exactLength === false ? this.tailRule : undefined;
     const run = async (indices: number[], addSpecialTokens: boolean) => {
-      if (indices.length === 0) return;
-      const encodings = await this.tokenizer.encodeBatch(indices.map((i) => texts[i]), { addSpecialTokens });
-      encodings.forEach((e, k) => (out[indices[k]] = this.fit(e.getIds())));
+      // The window grows for a tail that held fewer than max_length model tokens; a window that
+      // covers the whole text encodes it in full (tailOf returns undefined).
+      let pending = indices.map((i) => ({ i, window: TAIL_CHARS_PER_TOKEN * this.maxLength }));
+      while (pending.length > 0) {
+        const inputs = pending.map(({ i, window }) => (rule && addSpecialTokens ? tailOf(rule, texts[i], window) : undefined));
+        const encodings = await this.tokenizer.encodeBatch(pending.map(({ i }, k) => inputs[k] ?? texts[i]), { addSpecialTokens });
+        const retry: typeof pending = [];
+        encodings.forEach((e, k) => {
+          const ids = e.getIds();
+          const { i, window } = pending[k];
+          if (inputs[k] === undefined) out[i] = this.fit(ids);
+          // More model tokens than max_length: the full text's kept tokens are all in the tail.
+          else if (ids.length - rule!.templateLength > this.maxLength) out[i] = { ...this.fit(ids), lengthExact: false };
+          else retry.push({ i, window: 2 * window });
+        });
+        pending = retry;
+      }
     };
     await Promise.all([run(withSpecials, true), run(verbatim, false)]);
     return out;
@@ -98,6 +137,6 @@ export class ModelTokenizer {
       kept.set(ids.slice(ids.length - (budget - lead)), lead);
     }
     if (addEos) kept[kept.length - 1] = this.eosId!;
-    return { ids: kept, truncated: ids.length > budget, fullLength };
+    return { ids: kept, truncated: ids.length > budget, fullLength, lengthExact: true };
   }
 }
