@@ -2,7 +2,7 @@
 
 Proxies: each reference member (models/reference/members/member-i), ENS (mean of the six
 members' rewards) and WARM (models/reference/model.safetensors). Control: the reward model of
-control.py (all decoder layers fine-tuned on the training split + OOD half A).
+control.py (layers 2-4 fine-tuned on the training split + OOD half A, its own seed and probe).
 
 Candidates: the data has two answers per prompt, so for each of P prompts drawn from OOD half B
 (helpful-rejection-sampled, labels seen by no model) the pool is its 2 real answers + 62 answers
@@ -102,7 +102,8 @@ def compute_scores(args, cfg):
     scores = score_all(cfg, proxies, seqs, start)
     log("scoring the control")
     control = safetensors_io.load_file(os.path.join(args.control, "model.safetensors"))
-    scores.update(score_all(cfg, [("control", control)], seqs, 0))
+    start = json.load(open(os.path.join(args.control, "control.json")))["frozen_layers"]
+    scores.update(score_all(cfg, [("control", control)], seqs, start))
     return {k: v.view(len(pools), POOL) for k, v in scores.items()}
 
 
@@ -166,24 +167,24 @@ def main():
 
     gen = torch.Generator().manual_seed(args.seed)
     proxies = member_names + ["ens", "warm", "control"]
-    curves = {}
+    per_prompt, own_rate = {}, {}  # name -> [len(NS), P] control z of the pick; own-answer rate
     for name in proxies:
-        curves[name] = {"control_z": [], "ci95": [], "own_answer_rate": []}
-        for n in NS:
-            picked, own = best_of_n(scores[name], z, n, args.draws, gen)
-            m, ci = mean_ci(picked.mean(1))
-            curves[name]["control_z"].append(m)
-            curves[name]["ci95"].append(ci)
-            curves[name]["own_answer_rate"].append(float(own.float().mean()))
-        log(f"{name}: " + " ".join(f"N={n} {v:+.3f}" for n, v in zip(NS, curves[name]["control_z"])))
-    # one member = the six single-member curves averaged (and its CI over prompts, from per-prompt means)
-    single = {"control_z": [], "ci95": [], "own_answer_rate": []}
-    for j, n in enumerate(NS):
-        single["control_z"].append(sum(curves[k]["control_z"][j] for k in member_names) / len(member_names))
-        single["own_answer_rate"].append(sum(curves[k]["own_answer_rate"][j] for k in member_names) / len(member_names))
-        single["ci95"].append(sum(curves[k]["ci95"][j] for k in member_names) / len(member_names))
-    curves["single_member_mean"] = single
-
+        runs = [best_of_n(scores[name], z, n, args.draws, gen) for n in NS]
+        per_prompt[name] = torch.stack([picked.mean(1) for picked, _ in runs])
+        own_rate[name] = [float(own.float().mean()) for _, own in runs]
+    # one member: the six single-member results averaged per prompt (CI over prompts as for the others)
+    per_prompt["single_member_mean"] = torch.stack([per_prompt[k] for k in member_names]).mean(0)
+    own_rate["single_member_mean"] = [sum(own_rate[k][j] for k in member_names) / len(member_names)
+                                      for j in range(len(NS))]
+    curves = {}
+    for name, pp in per_prompt.items():
+        stats = [mean_ci(row) for row in pp]
+        curves[name] = {"control_z": [m for m, _ in stats], "ci95": [c for _, c in stats],
+                        "own_answer_rate": own_rate[name]}
+        log(f"{name}: " + " ".join(f"N={n} {m:+.3f}" for n, (m, _) in zip(NS, stats)))
+    # paired over prompts: is WARM's pick better or worse than ENS's / one member's?
+    paired = {f"warm_minus_{k}": [list(mean_ci(a - b)) for a, b in zip(per_prompt["warm"], per_prompt[k])]
+              for k in ("ens", "single_member_mean")}
     real_pair = {k: float((scores[k][:, 0] > scores[k][:, 1]).float().mean()) for k in proxies}
     corr = {k: within_prompt_corr(scores[k], control) for k in proxies if k != "control"}
     control_info = json.load(open(os.path.join(args.control, "control.json")))
@@ -198,14 +199,37 @@ def main():
         "real_pair_accuracy_on_these_prompts": real_pair,
         "within_prompt_correlation_with_control": corr,
         "curves": curves,
+        "paired_differences_mean_ci95": paired,
         "score_wall_s": round(score_s, 1),
     }
     svgplot.write_json(args.json, out)
-    plot(curves, args.svg, len(member_names))
+    plot(curves, args.svg, len(member_names), f"{args.prompts} OOD half-B prompts; pool {POOL}: 2 own answers + "
+         f"{POOL - 2} answers to other prompts; 95 % CI over prompts")
+    print(markdown_table(out))
     log(f"wrote {args.json} and {args.svg} ({(time.time() - t0) / 60:.1f} min)")
 
 
-def plot(curves, path, m):
+def markdown_table(out):
+    """The docs table: control reward of the pick per N and proxy (mean ± 95 % CI half-width),
+    the paired WARM differences, and how often the pick is one of the prompt's own answers."""
+    c, d = out["curves"], out["paired_differences_mean_ci95"]
+
+    def cell(mean, ci):
+        return f"{mean:+.3f} ± {ci:.3f}"
+
+    rows = ["| N | one member (mean of 6) | ENS | WARM | WARM − ENS (paired) | WARM − one member (paired) "
+            f"| control itself (oracle) | own answer picked: member / ENS / WARM (random: {100 * 2 / POOL:.0f} %) |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for j, n in enumerate(out["ns"]):
+        own = " / ".join(f"{100 * c[k]['own_answer_rate'][j]:.0f} %" for k in ("single_member_mean", "ens", "warm"))
+        rows.append(f"| {n} | " + " | ".join(cell(c[k]["control_z"][j], c[k]["ci95"][j])
+                                            for k in ("single_member_mean", "ens", "warm")) +
+                    f" | {cell(*d['warm_minus_ens'][j])} | {cell(*d['warm_minus_single_member_mean'][j])} | "
+                    f"{cell(c['control']['control_z'][j], c['control']['ci95'][j])} | {own} |")
+    return "\n".join(rows)
+
+
+def plot(curves, path, m, subtitle):
     """Control reward of the pick against N, one line per proxy."""
     series = [("single_member_mean", "one member (mean of 6)"), ("ens", f"ENS (M={m})"), ("warm", f"WARM (M={m})")]
     values = [curves[k]["control_z"] for k, _ in series]
@@ -216,7 +240,7 @@ def plot(curves, path, m):
     lo, hi = math.floor(bottom / step) * step, math.ceil(top / step) * step
     svgplot.lines(path, "Best-of-N: control reward of the proxy's pick", "N (candidates, log scale)",
                   "control reward (std units, random pick = 0)", NS, [label for _, label in series], values, errors,
-                  lo, hi, step)
+                  lo, hi, step, subtitle=subtitle)
 
 
 if __name__ == "__main__":

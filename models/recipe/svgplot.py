@@ -6,7 +6,7 @@ from xml.sax.saxutils import escape
 
 COLORS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
 W, H = 720, 420
-LEFT, RIGHT, TOP, BOTTOM = 70, 190, 40, 60
+LEFT, RIGHT, TOP, BOTTOM = 70, 190, 48, 60
 
 
 def write_json(path, obj):
@@ -22,14 +22,14 @@ def _text(x, y, s, size=12, anchor="middle", extra=""):
     return f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" {extra}>{escape(str(s))}</text>'
 
 
-def _frame(title, ylabel, lo, hi, ticks):
+def _frame(title, ylabel, lo, hi, ticks, subtitle=""):
     """SVG header, title, y axis with grid lines; returns (parts, y -> pixel function)."""
     def ypix(v):
         return TOP + (H - TOP - BOTTOM) * (1 - (v - lo) / (hi - lo))
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
              'font-family="sans-serif">', f'<rect width="{W}" height="{H}" fill="white"/>',
-             _text(W / 2, 22, title, 15, extra='font-weight="bold"')]
+             _text(W / 2, 20, title, 15, extra='font-weight="bold"'), _text(W / 2, 34, subtitle, 11)]
     for t in ticks:
         y = ypix(t)
         parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
@@ -56,9 +56,9 @@ def _ticks(lo, hi, step):
     return [round(lo + i * step, 10) for i in range(n + 1)]
 
 
-def bars(path, title, ylabel, groups, series, values, errors, lo, hi, step):
+def bars(path, title, ylabel, groups, series, values, errors, lo, hi, step, subtitle=""):
     """Grouped bar chart: values[s][g] for series s in group g, errors[s][g] = (low, high) or None."""
-    parts, ypix = _frame(title, ylabel, lo, hi, _ticks(lo, hi, step))
+    parts, ypix = _frame(title, ylabel, lo, hi, _ticks(lo, hi, step), subtitle)
     gw = (W - LEFT - RIGHT) / len(groups)
     bw = gw * 0.8 / len(series)
     for g, name in enumerate(groups):
@@ -80,11 +80,11 @@ def bars(path, title, ylabel, groups, series, values, errors, lo, hi, step):
         f.write("\n".join(parts) + "\n")
 
 
-def lines(path, title, xlabel, ylabel, xs, series, values, errors, lo, hi, step, log2x=True, dashed=()):
+def lines(path, title, xlabel, ylabel, xs, series, values, errors, lo, hi, step, log2x=True, dashed=(), subtitle=""):
     """Line chart over xs (log2 axis by default): values[s][i], errors[s][i] = half-width or None."""
     import math
 
-    parts, ypix = _frame(title, ylabel, lo, hi, _ticks(lo, hi, step))
+    parts, ypix = _frame(title, ylabel, lo, hi, _ticks(lo, hi, step), subtitle)
     fx = (lambda v: math.log2(v)) if log2x else (lambda v: v)
     a, b = fx(xs[0]), fx(xs[-1])
 
