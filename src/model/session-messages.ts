@@ -12,5 +12,5 @@ export type SessionRequest =
 export type SessionReply =
   | { kind: 'ready'; device: string; inputs: readonly InferenceSession.ValueMetadata[]; outputs: readonly InferenceSession.ValueMetadata[] }
   | { kind: 'open_failed'; message: string; modelError: boolean }
-  | { kind: 'result'; id: number; data: Float32Array; dims: number[] }
+  | { kind: 'result'; id: number; data: Float32Array; dims: number[]; ms: number }
   | { kind: 'failed'; id: number; message: string };

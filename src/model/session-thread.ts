@@ -4,8 +4,16 @@
  * loop for a whole forward pass (measured: event-loop delay p99 115 ms at 64 clients on the
  * tiny model, seconds on a 20M-parameter one; bench/RESULTS.md). Here the main thread only
  * posts the int64 buffers and gets the logits back.
+ *
+ * The hop costs time too (two thread wake-ups, ~0.5-2 ms on the 2-core benchmark VM), which
+ * dominates a lone request to a tiny model. So a pass estimated at most INLINE_MAX_MS runs on
+ * the calling thread when the session has been idle: that stalls the event loop no longer than
+ * INLINE_MAX_MS, and under load, when batches follow each other, every pass goes to the worker.
  */
+import { stat } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
 import type { InferenceSession } from 'onnxruntime-node';
 import { errors, WarmServeError } from '../errors.js';
 import type { Device } from './device.js';
@@ -23,27 +31,55 @@ export interface SessionOutput {
 interface Waiter {
   resolve(out: SessionOutput): void;
   reject(err: Error): void;
+  /** rows x sequence length of the batch, for the per-token cost estimate. */
+  tokens: number;
 }
+
+// Longest pass (estimated) that may run on the calling thread: well below the 20 ms event-loop
+// delay target, and longer than a single 128-token pass of the tiny reference model (~3 ms).
+const INLINE_MAX_MS = 5;
+// Idle means no pass for this long: under load the next batch starts right as one finishes.
+const INLINE_MIN_IDLE_MS = 1;
+// The inline session is a second copy of the weights; only small models get one.
+const INLINE_MAX_MODEL_BYTES = 64 * 2 ** 20;
+// Weight of the newest pass in the per-token cost estimate.
+const COST_SMOOTHING = 0.2;
+
+/** One inline pass at a time on this thread, whatever the session (ensemble members included). */
+let inlineBusy = false;
 
 /** A session owned by a worker thread; run() never blocks the caller's event loop. */
 export class ThreadSession {
   private nextId = 0;
   private readonly waiting = new Map<number, Waiter>();
   private exited?: Error;
+  /** Milliseconds per token of recent passes (NaN until the first one). */
+  private msPerToken = NaN;
+  /** When the last pass finished (performance.now()). */
+  private lastDone = 0;
+  /** The calling thread's own copy of the session, opened once a pass qualifies for it. */
+  private inline?: Promise<ort.InferenceSession | undefined>;
+  private inlineSession?: ort.InferenceSession;
+  private inlineRuns = 0;
 
   private constructor(
     private readonly worker: Worker,
     readonly device: Exclude<Device, 'auto'>,
     readonly inputMetadata: readonly InferenceSession.ValueMetadata[],
     readonly outputMetadata: readonly InferenceSession.ValueMetadata[],
+    private readonly modelFile: string,
+    private readonly options: InferenceSession.SessionOptions,
   ) {
     worker.on('message', (reply: SessionReply) => {
       if (reply.kind !== 'result' && reply.kind !== 'failed') return;
       const waiter = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
       if (this.waiting.size === 0) worker.unref();
-      if (reply.kind === 'result') waiter?.resolve({ data: reply.data, dims: reply.dims });
-      else waiter?.reject(new Error(reply.message));
+      this.lastDone = performance.now();
+      if (reply.kind === 'result') {
+        if (waiter) this.observe(reply.ms, waiter.tokens);
+        waiter?.resolve({ data: reply.data, dims: reply.dims });
+      } else waiter?.reject(new Error(reply.message));
     });
     const fail = (err: Error) => {
       this.exited = err;
@@ -65,7 +101,7 @@ export class ThreadSession {
       worker.once('message', (reply: SessionReply) => {
         worker.off('error', onError);
         if (reply.kind === 'ready') {
-          resolve(new ThreadSession(worker, reply.device as Exclude<Device, 'auto'>, reply.inputs, reply.outputs));
+          resolve(new ThreadSession(worker, reply.device as Exclude<Device, 'auto'>, reply.inputs, reply.outputs, modelFile, options));
         } else if (reply.kind === 'open_failed') {
           void worker.terminate();
           // The worker's errors.model message already names the file.
@@ -75,22 +111,72 @@ export class ThreadSession {
     });
   }
 
+  /** Passes run on the calling thread so far (the rest went to the worker). */
+  get inlinePasses(): number {
+    return this.inlineRuns;
+  }
+
   /** Run one batch of int64 [batch, seq] inputs; resolves to the output named `output`. */
   run(feeds: Record<string, BigInt64Array>, dims: number[], output: string): Promise<SessionOutput> {
     if (this.exited) return Promise.reject(this.exited);
+    const tokens = dims[0] * dims[1];
+    if (this.qualifiesInline(tokens)) {
+      if (this.inlineSession) return this.runInline(this.inlineSession, feeds, dims, output, tokens);
+      // A model that cannot open twice simply stays on the worker.
+      this.inline ??= this.openInline().catch(() => undefined);
+    }
     const id = this.nextId++;
     // The buffers are copied, not transferred: ensemble members score the same padded batch.
     const request: SessionRequest = { kind: 'run', id, feeds, dims, output };
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      this.waiting.set(id, { resolve, reject, tokens });
       this.worker.ref();
       this.worker.postMessage(request);
     });
   }
 
+  /** A short pass on an idle CPU session: cheaper here than a round trip to the worker. */
+  private qualifiesInline(tokens: number): boolean {
+    return (
+      this.device === 'cpu' &&
+      !inlineBusy &&
+      this.waiting.size === 0 &&
+      this.msPerToken * tokens <= INLINE_MAX_MS &&
+      performance.now() - this.lastDone >= INLINE_MIN_IDLE_MS
+    );
+  }
+
+  private async openInline(): Promise<ort.InferenceSession | undefined> {
+    if ((await stat(this.modelFile)).size > INLINE_MAX_MODEL_BYTES) return undefined;
+    this.inlineSession = await ort.InferenceSession.create(this.modelFile, this.options);
+    return this.inlineSession;
+  }
+
+  private async runInline(session: ort.InferenceSession, feeds: Record<string, BigInt64Array>, dims: number[], output: string, tokens: number): Promise<SessionOutput> {
+    inlineBusy = true;
+    this.inlineRuns++;
+    try {
+      const tensors: Record<string, ort.Tensor> = {};
+      for (const [name, data] of Object.entries(feeds)) tensors[name] = new ort.Tensor('int64', data, dims);
+      const start = performance.now();
+      const out = (await session.run(tensors))[output] as ort.Tensor;
+      this.observe(performance.now() - start, tokens);
+      return { data: out.data as Float32Array, dims: out.dims };
+    } finally {
+      inlineBusy = false;
+      this.lastDone = performance.now();
+    }
+  }
+
+  private observe(ms: number, tokens: number): void {
+    const cost = ms / tokens;
+    this.msPerToken = Number.isNaN(this.msPerToken) ? cost : this.msPerToken + COST_SMOOTHING * (cost - this.msPerToken);
+  }
+
   /** Release the session and wait for the worker to exit. */
   async release(): Promise<void> {
     if (this.exited) return;
+    await (await this.inline?.catch(() => undefined))?.release();
     const exited = new Promise((resolve) => this.worker.once('exit', resolve));
     this.worker.ref();
     this.worker.postMessage({ kind: 'release' } satisfies SessionRequest);

@@ -24,12 +24,14 @@ try {
     }
     const feeds: Record<string, ort.Tensor> = {};
     for (const [name, data] of Object.entries(request.feeds)) feeds[name] = new ort.Tensor('int64', data, request.dims);
+    const start = performance.now();
     session.run(feeds).then(
       (outputs) => {
+        const ms = performance.now() - start;
         const out = outputs[request.output] as ort.Tensor;
         // A copy the size of the logits (batch x labels), so the buffer can be handed over.
         const data = Float32Array.from(out.data as Float32Array);
-        post({ kind: 'result', id: request.id, data, dims: [...out.dims] }, [data.buffer]);
+        post({ kind: 'result', id: request.id, data, dims: [...out.dims], ms }, [data.buffer]);
       },
       (err: Error) => post({ kind: 'failed', id: request.id, message: err.message }),
     );

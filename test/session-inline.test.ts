@@ -1,0 +1,63 @@
+// A short pass on an idle session runs on the calling thread (no worker hop) and gives the
+// worker's result; passes that overlap another, follow one back to back, or are estimated
+// long go to the worker.
+import t from 'tap';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadModelDirectory } from '../src/model/directory.js';
+import { padBatch } from '../src/model/padded-batch.js';
+import { ThreadSession } from '../src/model/session-thread.js';
+import { ModelTokenizer } from '../src/model/tokenizer.js';
+
+const OPTIONS = { intraOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' } as const;
+
+async function setup(t: Tap.Test) {
+  const dir = await loadModelDirectory('models/reference');
+  const tokenizer = await ModelTokenizer.load(dir);
+  const session = await ThreadSession.open(dir.modelFile, 'cpu', OPTIONS);
+  t.teardown(() => session.release());
+  const [item] = await tokenizer.encode(['Once upon a time there was a little girl named Lily. '.repeat(20)]);
+  const feedsOf = (rows: number) => {
+    const p = padBatch(Array.from({ length: rows }, () => item.ids), { padTokenId: tokenizer.padId, paddingSide: 'right' }, new Set(['input_ids', 'attention_mask']));
+    return { feeds: { input_ids: p.ids, attention_mask: p.mask }, dims: [p.batch, p.seq] };
+  };
+  const run = (rows: number) => {
+    const { feeds, dims } = feedsOf(rows);
+    return session.run(feeds, dims, 'logits');
+  };
+  return { session, run };
+}
+
+t.test('an idle single-item pass runs inline, with the worker result', async (t) => {
+  const { session, run } = await setup(t);
+  const first = await run(1);
+  t.equal(session.inlinePasses, 0, 'the first pass (no cost estimate yet) goes to the worker');
+  await sleep(20); // idle; this pass opens the inline session and still goes to the worker
+  await run(1);
+  let inline = first;
+  for (let i = 0; i < 20 && session.inlinePasses === 0; i++) {
+    await sleep(20);
+    inline = await run(1);
+  }
+  t.equal(session.inlinePasses, 1, 'a later idle pass ran inline');
+  t.same(inline.dims, first.dims);
+  t.ok(Math.abs(inline.data[0] - first.data[0]) < 1e-5, `same logits inline (${inline.data[0]}) and on the worker (${first.data[0]})`);
+});
+
+t.test('overlapping, back-to-back and long passes go to the worker', async (t) => {
+  const { session, run } = await setup(t);
+  await run(1);
+  await sleep(20);
+  await run(1); // opens the inline session
+  await sleep(50);
+  const before = session.inlinePasses;
+  // Two at once: the first may run inline, the second overlaps it.
+  await Promise.all([run(1), run(1)]);
+  t.ok(session.inlinePasses - before <= 1, 'at most one of two overlapping passes ran inline');
+  const afterPair = session.inlinePasses;
+  for (let i = 0; i < 5; i++) await run(1); // each starts right as the previous one ends
+  t.ok(session.inlinePasses - afterPair <= 1, `back-to-back passes stay on the worker (${session.inlinePasses - afterPair} of 5 inline)`);
+  await sleep(20);
+  const beforeLong = session.inlinePasses;
+  await run(64); // 64 x 128 tokens: far beyond 5 ms
+  t.equal(session.inlinePasses, beforeLong, 'a long batch went to the worker though the session was idle');
+});
