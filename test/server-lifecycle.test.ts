@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -84,7 +85,12 @@ async function score(url: string, text: string) {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ items: [{ text }] }),
   });
-  return { status: res.status, retryAfter: res.headers.get('retry-after'), json: (await res.json()) as Record<string, any> };
+  return {
+    status: res.status,
+    retryAfter: res.headers.get('retry-after'),
+    connection: res.headers.get('connection'),
+    json: (await res.json()) as Record<string, any>,
+  };
 }
 
 t.test('a missing model directory stops start-up: message and exit 1', async (t) => {
@@ -132,12 +138,47 @@ t.test('SIGTERM drains: queued requests finish, newcomers get 503, exit 0', asyn
   t.equal(late.status, 503);
   t.equal(late.json.error_type, 'draining');
   t.equal(late.retryAfter, '1');
+  t.equal(late.connection, 'close', 'answers sent while draining close their connection (no keep-alive to wait for)');
 
   const results = await Promise.all(queued);
   t.same(results.map((r) => r.status), [200, 200, 200], 'queued requests completed');
   t.ok(results.every((r) => Number.isFinite(r.json.rewards[0])));
   t.equal(await child.exit, 0, 'exit 0 after draining');
   t.ok(child.lines.some((l) => l.msg === 'drained; bye'));
+});
+
+/** A raw TCP connection to `url`'s port, resolved once connected. */
+function openSocket(t: Test, url: string): Promise<Socket> {
+  const socket = connect(Number(new URL(url).port), '127.0.0.1');
+  t.teardown(() => socket.destroy());
+  socket.on('error', () => {}); // a reset from the server shows as 'close'
+  return new Promise((resolve) => socket.once('connect', () => resolve(socket)));
+}
+
+t.test('SIGTERM exits 0 promptly although clients keep connections open that carry no request', async (t) => {
+  // An HTTP client keeps connections it opened but never sent on (undici does after a fetch
+  // aborted while connecting) and keep-alive connections. Node counts the first kind as busy, so
+  // a close that waited for them waited until the client hung up: past drain_timeout_ms, exit 1.
+  const child = serve(['--host', '127.0.0.1', '--port', '0', '--max-queue-delay-ms', '300', '--drain-timeout-ms', '10000']);
+  const url = await untilReady(t, child);
+  const silent = await Promise.all([openSocket(t, url), openSocket(t, url)]);
+  const closedByServer = silent.map((s) => new Promise<void>((resolve) => s.once('close', () => resolve())));
+  const used = await openSocket(t, url);
+  used.write(`GET /health HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n`);
+  await new Promise((resolve) => used.once('data', resolve));
+
+  const queued = score(url, 'answered while draining');
+  t.ok(await waitQueued(url, 1), 'a request is queued when the signal is sent');
+  const signalled = performance.now();
+  child.proc.kill('SIGTERM');
+  const exited = await Promise.race([child.exit, new Promise((resolve) => setTimeout(() => resolve('still running after 6 s'), 6000))]);
+  t.equal(exited, 0, 'exit 0 well before drain_timeout_ms (10 s)');
+  t.ok(child.lines.some((l) => l.msg === 'drained; bye'));
+  const res = await queued;
+  t.equal(res.status, 200, 'the queued request was answered');
+  t.ok(Number.isFinite(res.json.rewards[0]));
+  const closed = await Promise.race([Promise.all(closedByServer).then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 1000))]);
+  t.ok(closed, `the server closed the unused connections; exit ${Math.round(performance.now() - signalled)} ms after SIGTERM`);
 });
 
 t.test('a drain that outlasts drain_timeout_ms answers 503 draining and exits 1', async (t) => {

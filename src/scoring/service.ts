@@ -103,6 +103,7 @@ export async function createScoringService(modelDir: string, options: ScoringSer
 
   async function score(items: ScoreInput[], opts: ScoreOptions = {}): Promise<ScoreResult> {
     if (drained) throw errors.draining();
+    if (opts.signal?.aborted) throw errors.clientClosed(); // no tokenizing for a client that is gone
     const aggregate = opts.aggregate ?? 'warm';
     const withMembers = opts.returnMembers === true || aggregate !== 'warm';
     if (withMembers && memberNames.length === 0) {

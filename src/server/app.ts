@@ -12,6 +12,7 @@ import { VERSION } from '../version.js';
 import { Admission } from './admission.js';
 import { ApiKeys } from './api-keys.js';
 import { installAuth } from './auth.js';
+import { installConnectionDraining } from './connections.js';
 import type { ServerContext, ZodApp } from './context.js';
 import { installErrorHandlers } from './error-handler.js';
 import { installJsonBody } from './json-body.js';
@@ -65,6 +66,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   installErrorHandlers(app, config.body_limit_bytes);
   installRequestLog(app, metrics);
   installAuth(app, ApiKeys.fromConfig(config), config.public_paths, metrics);
+  installConnectionDraining(app, state);
 
   await app.register(swagger, {
     openapi: {

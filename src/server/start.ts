@@ -74,6 +74,8 @@ export async function startServer(
         new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(1000, timeoutMs - (performance.now() - started))))),
       ]);
       clearTimeout(timer);
+      // Out of time: cut what is left (e.g. a client still sending its body) so the process exits now.
+      if (!closed) app.server.closeAllConnections();
       const inTime = drainedInTime && closed;
       if (inTime) app.log.info('drained; bye');
       else app.log.error({ drain_timeout_ms: timeoutMs }, 'drain timeout passed with work left; queued requests got 503 draining');

@@ -8,9 +8,14 @@ import { ErrorResponseSchema, ScoreRequestSchema, ScoreResponseSchema } from '..
 /** An AbortSignal that fires when the client goes away before its response is written. */
 export function clientGone(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
+  // The client may have left before the handler ran (its 'close' is past): under load, requests
+  // of clients that timed out wait in the socket backlog, and computing them only deepens it.
+  if (reply.raw.destroyed) controller.abort();
+  else {
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) controller.abort();
+    });
+  }
   return controller.signal;
 }
 
