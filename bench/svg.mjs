@@ -10,11 +10,13 @@ const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const fmt = (v) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toPrecision(2));
 
-/** Round "nice" tick values covering [0, max]. */
-function ticks(max, count = 5) {
-  const raw = max / count;
+/** Round "nice" tick values covering [min, max] (min defaults to 0, the axis origin). */
+function ticks(max, count = 5, min = 0) {
+  const raw = (max - min) / count;
   const step = [1, 2, 2.5, 5, 10].map((m) => m * 10 ** Math.floor(Math.log10(raw))).find((s) => s >= raw);
-  return Array.from({ length: Math.ceil(max / step) + 1 }, (_, i) => i * step);
+  const first = Math.floor(min / step);
+  // Built from integer multiples so ticks like 0.6 print without float noise.
+  return Array.from({ length: Math.ceil(max / step) - first + 1 }, (_, i) => Number(((first + i) * step).toPrecision(12)));
 }
 
 function frame(title, yLabel, xLabel, body) {
@@ -30,29 +32,33 @@ function frame(title, yLabel, xLabel, body) {
   ].join('\n');
 }
 
-function legend(names) {
+function legend(names, colors = []) {
   return names.flatMap((name, i) => {
     const y = M.top + 10 + i * 18;
     return [
-      `<rect x="${W - M.right + 12}" y="${y - 8}" width="12" height="10" fill="${COLORS[i % COLORS.length]}"/>`,
+      `<rect x="${W - M.right + 12}" y="${y - 8}" width="12" height="10" fill="${colors[i] ?? COLORS[i % COLORS.length]}"/>`,
       `<text x="${W - M.right + 30}" y="${y + 1}">${esc(name)}</text>`,
     ];
   });
 }
 
 /**
- * Line chart: `series` = [{name, points: [[x, y], ...]}], x on a log2 axis (or linear with
- * `linearX`, ticked at `xTicks`). `hlines` = [{name, y}] draws dashed reference lines.
+ * Line chart: `series` = [{name, points: [[x, y], ...], dash?, color?}], x on a log2 axis (or
+ * linear with `linearX`, ticked at `xTicks`). `hlines` = [{name, y}] draws dashed reference
+ * lines. A point [x, y, lo, hi] also draws an error bar from lo to hi. `zoomY`: the y axis
+ * spans the data (with a margin) instead of starting at 0, for small differences.
  */
-export function lineChart({ title, xLabel, yLabel, series, hlines = [], linearX = false, xTicks }) {
+export function lineChart({ title, xLabel, yLabel, series, hlines = [], linearX = false, xTicks, zoomY = false }) {
   const xs = series.flatMap((s) => s.points.map(([x]) => x));
-  const ys = [...series.flatMap((s) => s.points.map(([, y]) => y)), ...hlines.map((h) => h.y)];
+  const ys = [...series.flatMap((s) => s.points.flatMap(([, ...y]) => y)), ...hlines.map((h) => h.y)];
   const scaleX = linearX ? (x) => x : Math.log2;
   const [x0, x1] = [scaleX(Math.min(...xs)), scaleX(Math.max(...xs))];
-  const yTicks = ticks(Math.max(...ys) * 1.05);
+  const [lo, hi] = [Math.min(...ys), Math.max(...ys)];
+  const yTicks = zoomY ? ticks(hi + (hi - lo) * 0.05, 6, lo - (hi - lo) * 0.05) : ticks(Math.max(...ys) * 1.05);
+  const yMin = zoomY ? yTicks[0] : 0;
   const yMax = yTicks.at(-1);
   const px = (x) => M.left + ((scaleX(x) - x0) / (x1 - x0 || 1)) * (W - M.left - M.right);
-  const py = (y) => H - M.bottom - (y / yMax) * (H - M.top - M.bottom);
+  const py = (y) => H - M.bottom - ((y - yMin) / (yMax - yMin)) * (H - M.top - M.bottom);
   const body = [
     ...yTicks.map((y) => `<line x1="${M.left}" x2="${W - M.right}" y1="${py(y)}" y2="${py(y)}" stroke="#ddd"/><text x="${M.left - 6}" y="${py(y) + 4}" text-anchor="end">${fmt(y)}</text>`),
     ...(xTicks ?? [...new Set(xs)]).map((x) => `<text x="${px(x)}" y="${H - M.bottom + 16}" text-anchor="middle">${x}</text>`),
@@ -63,14 +69,16 @@ export function lineChart({ title, xLabel, yLabel, series, hlines = [], linearX 
       return `<line x1="${M.left}" x2="${W - M.right}" y1="${py(h.y)}" y2="${py(h.y)}" stroke="${color}" stroke-dasharray="6 4"/>`;
     }),
     ...series.flatMap((s, i) => {
-      const color = COLORS[i % COLORS.length];
+      const color = s.color ?? COLORS[i % COLORS.length];
       const pts = s.points.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`);
+      const dash = s.dash ? ` stroke-dasharray="${s.dash}"` : '';
       return [
-        `<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.join(' ')}"/>`,
+        `<polyline fill="none" stroke="${color}" stroke-width="2"${dash} points="${pts.join(' ')}"/>`,
+        ...s.points.filter((p) => p.length === 4).map(([x, , l, h]) => `<line x1="${px(x).toFixed(1)}" x2="${px(x).toFixed(1)}" y1="${py(l).toFixed(1)}" y2="${py(h).toFixed(1)}" stroke="${color}"/>`),
         ...s.points.map(([x, y]) => `<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3" fill="${color}"><title>${esc(`${s.name}: ${x} -> ${fmt(y)}`)}</title></circle>`),
       ];
     }),
-    ...legend([...series.map((s) => s.name), ...hlines.map((h) => h.name)]),
+    ...legend([...series.map((s) => s.name), ...hlines.map((h) => h.name)], series.map((s) => s.color)),
   ];
   return frame(title, yLabel, xLabel, body);
 }
