@@ -5,7 +5,9 @@
  * p99. Prints one JSON object; each variant's medians over the rounds go to stderr.
  *
  *   node bench/ab.mjs --variant base=/tmp/base/dist --variant new=dist [--variant 'warn=dist --log-level warn']
- *                     [--model bench/.work/tiny] [--concurrency 1] [--seconds 8] [--rounds 3]
+ *                     [--model bench/.work/tiny] [--concurrency 1] [--seconds 8] [--rounds 3] [--probe]
+ *
+ * --probe preloads bench/loop-probe.mjs (event-loop delay over wall time) into each server.
  */
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
@@ -20,6 +22,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '1' },
     seconds: { type: 'string', default: '8' },
     rounds: { type: 'string', default: '3' },
+    probe: { type: 'boolean', default: false },
   },
 });
 const BENCH = import.meta.dirname;
@@ -46,22 +49,24 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const runs = Object.fromEntries(variants.map((v) => [v.label, []]));
 for (let round = 0; round < Number(values.rounds); round++) {
   for (const v of variants) {
-    const server = await startServer(values.model, ['--queue-timeout-ms', '300000', ...v.flags], { dist: v.dist });
+    const server = await startServer(values.model, ['--queue-timeout-ms', '300000', ...v.flags], { dist: v.dist, probe: values.probe });
     try {
       await server.metrics(); // resets the event-loop histogram
+      await server.loopProbe();
       const r = await loadRun(server.url);
       const m = await server.metrics();
+      const probe = await server.loopProbe();
       const row = {
         p50_ms: r.latency_ms.p50, p99_ms: r.latency_ms.p99, items_per_s: r.items_per_s, ...r.server_ms,
-        event_loop_p99_ms: 1000 * m.nodejs_eventloop_lag_p99_seconds, load_average: loadavg()[0],
+        event_loop_p99_ms: 1000 * m.nodejs_eventloop_lag_p99_seconds, ...(probe ? { probe_p99_ms: probe.p99, probe_max_ms: probe.max } : {}), load_average: loadavg()[0],
       };
       runs[v.label].push(row);
-      log(`round ${round + 1} ${v.label}: p50 ${row.p50_ms.toFixed(2)} ms, ${row.items_per_s.toFixed(1)} items/s, tokenize ${row.tokenize_ms.toFixed(2)}, inference ${row.inference_ms.toFixed(2)}, loop p99 ${row.event_loop_p99_ms.toFixed(1)} ms (load ${row.load_average.toFixed(2)})`);
+      log(`round ${round + 1} ${v.label}: p50 ${row.p50_ms.toFixed(2)} ms, ${row.items_per_s.toFixed(1)} items/s, tokenize ${row.tokenize_ms.toFixed(2)}, inference ${row.inference_ms.toFixed(2)}, loop p99 ${row.event_loop_p99_ms.toFixed(1)} ms${probe ? ` (over wall time ${probe.p99.toFixed(1)})` : ''} (load ${row.load_average.toFixed(2)})`);
     } finally {
       await server.stop();
     }
   }
 }
 const summary = Object.fromEntries(Object.entries(runs).map(([label, rows]) => [label, Object.fromEntries(Object.keys(rows[0]).map((k) => [k, median(rows.map((r) => r[k]))]))]));
-for (const [label, s] of Object.entries(summary)) log(`median ${label}: p50 ${s.p50_ms.toFixed(2)} ms, p99 ${s.p99_ms.toFixed(2)}, ${s.items_per_s.toFixed(1)} items/s, tokenize ${s.tokenize_ms.toFixed(2)}, inference ${s.inference_ms.toFixed(2)}, loop p99 ${s.event_loop_p99_ms.toFixed(1)} ms`);
+for (const [label, s] of Object.entries(summary)) log(`median ${label}: p50 ${s.p50_ms.toFixed(2)} ms, p99 ${s.p99_ms.toFixed(2)}, ${s.items_per_s.toFixed(1)} items/s, tokenize ${s.tokenize_ms.toFixed(2)}, inference ${s.inference_ms.toFixed(2)}, loop p99 ${s.event_loop_p99_ms.toFixed(1)} ms${s.probe_p99_ms !== undefined ? ` (over wall time ${s.probe_p99_ms.toFixed(1)})` : ''}`);
 console.log(JSON.stringify({ concurrency: Number(values.concurrency), seconds: Number(values.seconds), model: values.model, variants, runs, summary }, null, 1));

@@ -11,6 +11,8 @@
  * block of bench/RESULTS.md. Progress goes to stderr.
  *
  *   node bench/run.mjs [--quick] [--models tiny,compute] [--dist DIR] [--no-write]
+ *     (with --models naming a subset, the other models' results are kept from bench/results.json,
+ *      each marked with the run it came from)
  *   node bench/run.mjs --render   (re-render RESULTS.md and the plots from bench/results.json,
  *                                  picking up a newer bench/memory.json or bench/tuning.json)
  */
@@ -58,27 +60,32 @@ const CONCURRENCY = [1, 4, 16, 64, 256];
 const MULTI = { items: 16, concurrency: [1, 4, 16] };
 // Long queues at 256 clients on the slow model must not time out: this measures latency, not refusal.
 const SERVE_FLAGS = ['--queue-timeout-ms', '300000'];
+// eventLoopMonitoringPrecision in src/server/metrics.ts: the exported delay includes it.
+const LOOP_RESOLUTION_MS = 1;
 
 /** Closed-loop load against `server`; the event-loop delay and batch stats of the run come from /metrics. */
 async function load(server, { concurrency, seconds, items = 1, aggregate = 'warm' }) {
   await server.metrics(); // resets the event-loop histogram
+  await server.loopProbe(); // and the probe's
   const before = await server.metrics();
   const result = await nodeJson('load.mjs', [
     '--url', server.url, '--concurrency', String(concurrency), '--seconds', String(Math.max(2, seconds * scale)),
     '--warmup', String(values.quick ? 1 : 2), '--items-per-request', String(items), '--aggregate', aggregate,
   ]);
   const after = await server.metrics();
+  result.event_loop_probe = await server.loopProbe();
   const delta = (name) => (after[name] ?? 0) - (before[name] ?? 0);
   result.event_loop_p99_ms = 1000 * after.nodejs_eventloop_lag_p99_seconds;
   result.mean_batch_size = delta('warm_serve_batch_size_sum') / delta('warm_serve_batch_size_count');
   result.mean_padding_ratio = delta('warm_serve_batch_padding_ratio_sum') / delta('warm_serve_batch_padding_ratio_count');
   result.rss_mb = after.process_resident_memory_bytes / 2 ** 20;
-  log(`  c=${concurrency} x${items} ${aggregate}: ${result.items_per_s.toFixed(1)} items/s, p50 ${result.latency_ms.p50?.toFixed(1)} ms, p99 ${result.latency_ms.p99?.toFixed(1)} ms, batch ${result.mean_batch_size.toFixed(1)}, loop p99 ${result.event_loop_p99_ms.toFixed(1)} ms, errors ${result.errors}`);
+  log(`  c=${concurrency} x${items} ${aggregate}: ${result.items_per_s.toFixed(1)} items/s, p50 ${result.latency_ms.p50?.toFixed(2)} ms, p99 ${result.latency_ms.p99?.toFixed(1)} ms, batch ${result.mean_batch_size.toFixed(1)}, loop p99 ${result.event_loop_p99_ms.toFixed(1)} ms (over wall time ${result.event_loop_probe.p99.toFixed(1)}), errors ${result.errors}`);
   return result;
 }
 
 async function withServer(model, flags, fn) {
-  const server = await startServer(model, [...SERVE_FLAGS, ...flags], values.dist ? { dist: values.dist } : {});
+  // The loop probe (bench/loop-probe.mjs) cross-checks the exported event-loop delay.
+  const server = await startServer(model, [...SERVE_FLAGS, ...flags], { probe: true, ...(values.dist ? { dist: values.dist } : {}) });
   try {
     return await fn(server);
   } finally {
@@ -137,13 +144,30 @@ async function measureAll() {
   const started = Date.now();
   log('building the benchmark models (skipped when present)');
   execFileSync('/usr/bin/python3', [join(BENCH, 'make_compute_model.py'), '--out', WORK], { stdio: ['ignore', 'inherit', 'inherit'] });
-  const results = { date: new Date().toISOString(), quick: values.quick, machine: machine(), models: {} };
-  for (const name of values.models.split(',')) results.models[name] = await benchModel(name);
+  const results = { date: new Date().toISOString(), quick: values.quick, event_loop_resolution_ms: LOOP_RESOLUTION_MS, machine: machine(), models: {} };
+  const names = values.models.split(',');
+  for (const name of names) results.models[name] = await benchModel(name);
   log('tokenization');
   results.tokenization = await nodeJson('tokenization.mjs', [MODELS.tiny.dir, '--seconds', values.quick ? '1' : '3']);
   results.machine.load_average_end = loadavg().map((v) => v.toFixed(2)).join(' ');
   results.minutes = (Date.now() - started) / 60000;
-  return results;
+  return keepOtherModels(results, names);
+}
+
+/** A run of some models only keeps the others' last results, each marked with the run it came from. */
+function keepOtherModels(results, names) {
+  const file = join(BENCH, 'results.json');
+  if (!existsSync(file)) return results;
+  const previous = JSON.parse(readFileSync(file, 'utf8'));
+  const runOf = (r) => ({ date: r.date, load_average_start: r.machine.load_average_start, load_average_end: r.machine.load_average_end, event_loop_resolution_ms: r.event_loop_resolution_ms });
+  const kept = Object.entries(previous.models).filter(([name]) => !names.includes(name));
+  if (kept.length === 0) return results;
+  for (const name of names) results.models[name].run = runOf(results);
+  // Models in the order of the previous file, so the rendered sections keep their order.
+  const models = {};
+  for (const name of Object.keys(previous.models)) models[name] = names.includes(name) ? results.models[name] : { run: runOf(previous), ...previous.models[name] };
+  for (const name of names) models[name] ??= results.models[name];
+  return { ...results, models };
 }
 
 const results = values.render ? JSON.parse(readFileSync(join(BENCH, 'results.json'), 'utf8')) : await measureAll();

@@ -15,9 +15,12 @@ async function setup(t: Tap.Test) {
   const tokenizer = await ModelTokenizer.load(dir);
   const session = await ThreadSession.open(dir.modelFile, 'cpu', OPTIONS);
   t.teardown(() => session.release());
-  const [item] = await tokenizer.encode(['Once upon a time there was a little girl named Lily. '.repeat(20)]);
+  // A short item: its pass stays far below the 5 ms inline limit even on a loaded machine.
+  const [short] = await tokenizer.encode(['Once upon a time there was a little girl named Lily.']);
+  const [long] = await tokenizer.encode(['Once upon a time there was a little girl named Lily. '.repeat(20)]);
   const feedsOf = (rows: number) => {
-    const p = padBatch(Array.from({ length: rows }, () => item.ids), { padTokenId: tokenizer.padId, paddingSide: 'right' }, new Set(['input_ids', 'attention_mask']));
+    const ids = rows === 1 ? short.ids : long.ids;
+    const p = padBatch(Array.from({ length: rows }, () => ids), { padTokenId: tokenizer.padId, paddingSide: 'right' }, new Set(['input_ids', 'attention_mask']));
     return { feeds: { input_ids: p.ids, attention_mask: p.mask }, dims: [p.batch, p.seq] };
   };
   const run = (rows: number) => {
@@ -54,10 +57,11 @@ t.test('overlapping, back-to-back and long passes go to the worker', async (t) =
   await Promise.all([run(1), run(1)]);
   t.ok(session.inlinePasses - before <= 1, 'at most one of two overlapping passes ran inline');
   const afterPair = session.inlinePasses;
-  for (let i = 0; i < 5; i++) await run(1); // each starts right as the previous one ends
-  t.ok(session.inlinePasses - afterPair <= 1, `back-to-back passes stay on the worker (${session.inlinePasses - afterPair} of 5 inline)`);
+  for (let i = 0; i < 10; i++) await run(1); // each starts right as the previous one ends
+  // Not 0: on a loaded machine the thread can be descheduled between two passes.
+  t.ok(session.inlinePasses - afterPair <= 3, `back-to-back passes stay on the worker (${session.inlinePasses - afterPair} of 10 inline)`);
   await sleep(20);
   const beforeLong = session.inlinePasses;
-  await run(64); // 64 x 128 tokens: far beyond 5 ms
+  await run(64); // 64 x 128 tokens: far beyond 5 ms (tens of ms)
   t.equal(session.inlinePasses, beforeLong, 'a long batch went to the worker though the session was idle');
 });

@@ -38,8 +38,9 @@ interface Waiter {
 // Longest pass (estimated) that may run on the calling thread: well below the 20 ms event-loop
 // delay target, and longer than a single 128-token pass of the tiny reference model (~3 ms).
 const INLINE_MAX_MS = 5;
-// Idle means no pass for this long: under load the next batch starts right as one finishes.
-const INLINE_MIN_IDLE_MS = 1;
+// Idle means no pass for this long: under load the next batch starts right as one finishes. Measured
+// (tiny model, closed loop): 97% of passes inline at 1 client, 2% at 4 clients, none at 16 and 256.
+const INLINE_MIN_IDLE_MS = 0.3;
 // The inline session is a second copy of the weights; only small models get one.
 const INLINE_MAX_MODEL_BYTES = 64 * 2 ** 20;
 // Weight of the newest pass in the per-token cost estimate.
