@@ -181,6 +181,20 @@ t.test('SIGTERM exits 0 promptly although clients keep connections open that car
   t.ok(closed, `the server closed the unused connections; exit ${Math.round(performance.now() - signalled)} ms after SIGTERM`);
 });
 
+t.test('a client stuck halfway through its request does not keep the process past drain_timeout_ms', async (t) => {
+  const child = serve(['--host', '127.0.0.1', '--port', '0', '--drain-timeout-ms', '1000']);
+  const url = await untilReady(t, child);
+  const stuck = await openSocket(t, url);
+  stuck.write('POST /v1/score HTTP/1.1\r\nHost: x\r\n'); // headers never finished
+  const cut = new Promise<void>((resolve) => stuck.once('close', () => resolve()));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  child.proc.kill('SIGTERM');
+  const exited = await Promise.race([child.exit, new Promise((resolve) => setTimeout(() => resolve('still running after 5 s'), 5000))]);
+  t.equal(exited, 1, 'exit 1 (work left) once the drain timeout passed, not when the client gives up');
+  t.ok(child.lines.some((l) => /drain timeout passed/.test(l.msg)));
+  t.ok(await Promise.race([cut.then(() => true), new Promise((resolve) => setTimeout(() => resolve(false), 1000))]), 'its connection was cut');
+});
+
 t.test('a drain that outlasts drain_timeout_ms answers 503 draining and exits 1', async (t) => {
   const child = serve(['--host', '127.0.0.1', '--port', '0', '--max-queue-delay-ms', '1000', '--drain-timeout-ms', '100']);
   const url = await untilReady(t, child);
