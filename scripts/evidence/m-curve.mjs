@@ -66,5 +66,19 @@ export async function mCurve(bank, memberRewards, memberMetrics, seeds, log) {
     }
     return row;
   });
-  return { best_first: best, random, random_summary: summary, seeds };
+  // Over every distinct subset with M >= 2 (orders share subsets): which of WARM and ENS wins, per split.
+  const subsets = new Map();
+  for (const steps of [best.steps, ...random.map((r) => r.steps)]) {
+    for (const st of steps) if (st.M > 1) subsets.set([...st.members].sort().join(','), st);
+  }
+  const wins = Object.fromEntries(Object.keys(bank.splits).map((split) => {
+    const all = [...subsets.values()].map((st) => st[split]);
+    return [split, {
+      subsets: all.length,
+      warm_lower_log_loss: all.filter((x) => x.warm.log_loss < x.ens.log_loss).length,
+      warm_higher_accuracy: all.filter((x) => x.warm.accuracy > x.ens.accuracy).length,
+      warm_lower_accuracy: all.filter((x) => x.warm.accuracy < x.ens.accuracy).length,
+    }];
+  }));
+  return { best_first: best, random, random_summary: summary, seeds, warm_vs_ens_over_subsets: wins };
 }

@@ -123,6 +123,8 @@ function mCurveBlock(r, dir) {
     '',
     table(['M', ...splits.flatMap((s) => [`${SPLIT_NAMES[s]} WARM`, 'ENS'])], r.random_summary.map((st) => [st.M, ...splits.flatMap((s) => [sd(st[s].warm.accuracy), sd(st[s].ens.accuracy)])])),
     '',
+    `Over all ${r.warm_vs_ens_over_subsets.ood.subsets} distinct member subsets with M ≥ 2 above (the orders share some), WARM against ENS: ${Object.entries(r.warm_vs_ens_over_subsets).map(([s, w]) => `${SPLIT_NAMES[s]}: lower log-loss in ${w.warm_lower_log_loss}, higher accuracy in ${w.warm_higher_accuracy} and lower in ${w.warm_lower_accuracy}`).join('; ')}. The subsets overlap, so these counts are not independent trials.`,
+    '',
     '![M curve, validation](warm/m-curve.validation.svg)',
     '![M curve, OOD](warm/m-curve.ood.svg)',
   ];
