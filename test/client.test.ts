@@ -133,9 +133,17 @@ t.test('an attempt that gets no answer times out; a closed port is a network err
 
   silent.closeAllConnections();
   await new Promise<void>((resolve) => silent.close(() => resolve()));
-  const refused = new WarmServeClient({ baseUrl: `http://127.0.0.1:${port}` });
+  // connection errors are retried within the budget (100, 200, 400 ms waits fit 1 s; 800 ms more does not)
+  const retries: RetryEvent[] = [];
+  const refused = new WarmServeClient({ baseUrl: `http://127.0.0.1:${port}`, backoffMs: 100, retryBudgetMs: 1000, onRetry: (r) => retries.push(r) });
   t.teardown(() => refused.close());
   const net = await rejection(t, refused.info());
   t.equal(net.kind, 'network');
   t.equal(net.status, 0);
+  t.equal(net.attempts, 4);
+  t.match(net.message, /\(after 4 attempts\)/);
+  t.same(retries.map((r) => [r.status, r.errorType, r.waitMs]), [[0, 'network', 100], [0, 'network', 200], [0, 'network', 400]]);
+  const noRetry = new WarmServeClient({ baseUrl: `http://127.0.0.1:${port}`, retryBudgetMs: 0 });
+  t.teardown(() => noRetry.close());
+  t.equal((await rejection(t, noRetry.info())).attempts, 1, 'retryBudgetMs 0: no retry');
 });

@@ -138,9 +138,17 @@ class Timeouts(unittest.TestCase):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
         probe.close()
+        # retried within the budget: waits of 0.1, 0.2 and 0.4 s fit 1 s, 0.8 s more does not
+        started = time.monotonic()
         with self.assertRaises(WarmServeError) as caught:
-            WarmClient("http://127.0.0.1:%d" % port).info()
+            WarmClient("http://127.0.0.1:%d" % port, retry_budget=1.0, backoff=0.1).info()
         self.assertEqual((caught.exception.kind, caught.exception.status), ("network", 0))
+        self.assertEqual(caught.exception.attempts, 4)
+        self.assertIn("(after 4 attempts)", str(caught.exception))
+        self.assertGreaterEqual(time.monotonic() - started, 0.7)
+        with self.assertRaises(WarmServeError) as caught:
+            WarmClient("http://127.0.0.1:%d" % port, retry_budget=0).info()
+        self.assertEqual(caught.exception.attempts, 1)
 
 
 if __name__ == "__main__":

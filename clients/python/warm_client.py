@@ -57,8 +57,10 @@ class WarmClient:
     """Client for POST /v1/score, POST /v1/rank and GET /v1/info.
 
     timeout: seconds for connecting and for each read of one attempt.
-    retry_budget: total seconds a call may spend retrying 503/429 answers (0: never retry).
-    backoff: wait when a 503/429 has no Retry-After, doubled per retry (at most 8x).
+    retry_budget: total seconds a call may spend retrying 503/429 answers and refused or reset
+        connections (0: never retry).
+    backoff: wait when a 503/429 has no Retry-After, or after a connection error, doubled per
+        retry (at most 8x).
     api_key: sent as "Authorization: Bearer <api_key>" (default: $WARM_SERVE_API_KEY, if set).
     """
 
@@ -102,7 +104,16 @@ class WarmClient:
         attempt = 0
         while True:
             attempt += 1
-            status, answer, retry_after = self._attempt(method, path, payload, attempt)
+            backoff = self.backoff * 2 ** min(attempt - 1, 3)
+            try:
+                status, answer, retry_after = self._attempt(method, path, payload, attempt)
+            except WarmServeError as error:
+                # A refused or reset connection (a replica restarting): scoring is a pure function
+                # of the request, so sending it again is safe.
+                if error.kind != "network" or time.monotonic() - started + backoff > self.retry_budget:
+                    raise
+                time.sleep(backoff)
+                continue
             if 200 <= status < 300:
                 return answer
             detail = answer.get("error") if isinstance(answer, dict) else None
@@ -118,7 +129,7 @@ class WarmClient:
                 raise error
             wait = _retry_after_seconds(retry_after)
             if wait is None:
-                wait = self.backoff * 2 ** min(attempt - 1, 3)
+                wait = backoff
             if time.monotonic() - started + wait > self.retry_budget:
                 raise error
             time.sleep(wait)
@@ -141,7 +152,8 @@ class WarmClient:
         except urllib.error.URLError as err:
             if isinstance(err.reason, (socket.timeout, TimeoutError)):
                 raise WarmServeError("timeout", "%s %s: no answer within %s s (timeout)" % (method, path, self.timeout), attempts=attempt) from err
-            raise WarmServeError("network", "%s %s: %s" % (method, path, err.reason), attempts=attempt) from err
+            suffix = " (after %d attempts)" % attempt if attempt > 1 else ""
+            raise WarmServeError("network", "%s %s: %s%s" % (method, path, err.reason, suffix), attempts=attempt) from err
 
 
 def _json(raw):

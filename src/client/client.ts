@@ -1,7 +1,9 @@
 /**
  * A typed client for warm-serve's native API over undici. Busy or starting servers answer 503
  * (or 429) with Retry-After; the client waits as told and tries again, but never beyond a total
- * retry budget, so a trainer fails fast instead of hanging. Each attempt has its own timeout.
+ * retry budget, so a trainer fails fast instead of hanging. A refused or reset connection (a
+ * replica restarting or closing its listener) is retried the same way: scoring is a pure function
+ * of the request, so sending it again is safe. Each attempt has its own timeout.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request, type Dispatcher } from 'undici';
@@ -17,7 +19,7 @@ export interface WarmServeClientOptions {
   timeoutMs?: number;
   /** Total time a call may spend on retries (waits and attempts after the first). Default 60 000 ms; 0 disables retries. */
   retryBudgetMs?: number;
-  /** Wait when a 503/429 carries no Retry-After; doubled per retry, at most 8x. Default 500 ms. */
+  /** Wait when a 503/429 carries no Retry-After, or after a connection error; doubled per retry, at most 8x. Default 500 ms. */
   backoffMs?: number;
   /** Sent with every request (e.g. authorization for a gateway). */
   headers?: Record<string, string>;
@@ -33,7 +35,9 @@ export interface WarmServeClientOptions {
 export interface RetryEvent {
   /** The attempt that failed, from 1. */
   attempt: number;
+  /** The HTTP status, 0 for a connection error. */
   status: number;
+  /** The server's error_type, or 'network' for a connection error. */
   errorType?: string;
   waitMs: number;
 }
@@ -96,19 +100,26 @@ export class WarmServeClient {
     const started = Date.now();
     const payload = body === undefined ? undefined : JSON.stringify(body);
     for (let attempt = 1; ; attempt++) {
-      const answer = await this.attempt(method, path, payload, options, attempt);
-      if (answer.status >= 200 && answer.status < 300) return answer.json as T;
-      const error = answer.json as Partial<ErrorResponse> | undefined;
-      const failure = new WarmServeClientError(
-        'http',
-        `${method} ${path}: HTTP ${answer.status}${error?.error ? `: ${error.error}` : ''}${attempt > 1 ? ` (after ${attempt} attempts)` : ''}`,
-        { status: answer.status, body: error, attempts: attempt },
-      );
-      if (!RETRYABLE.has(answer.status)) throw failure;
-      const waitMs = retryAfterMs(answer.retryAfter) ?? this.backoffMs * 2 ** Math.min(attempt - 1, 3);
-      if (Date.now() - started + waitMs > this.retryBudgetMs) throw failure;
-      this.onRetry?.({ attempt, status: answer.status, errorType: error?.error_type, waitMs });
-      await sleep(waitMs, undefined, { signal: options.signal });
+      const backoffMs = this.backoffMs * 2 ** Math.min(attempt - 1, 3);
+      let retry: { failure: WarmServeClientError; waitMs: number; status: number; errorType?: string };
+      try {
+        const answer = await this.attempt(method, path, payload, options, attempt);
+        if (answer.status >= 200 && answer.status < 300) return answer.json as T;
+        const error = answer.json as Partial<ErrorResponse> | undefined;
+        const failure = new WarmServeClientError(
+          'http',
+          `${method} ${path}: HTTP ${answer.status}${error?.error ? `: ${error.error}` : ''}${attempt > 1 ? ` (after ${attempt} attempts)` : ''}`,
+          { status: answer.status, body: error, attempts: attempt },
+        );
+        if (!RETRYABLE.has(answer.status)) throw failure;
+        retry = { failure, waitMs: retryAfterMs(answer.retryAfter) ?? backoffMs, status: answer.status, errorType: error?.error_type };
+      } catch (err) {
+        if (!(err instanceof WarmServeClientError) || err.kind !== 'network') throw err;
+        retry = { failure: err, waitMs: backoffMs, status: 0, errorType: 'network' };
+      }
+      if (Date.now() - started + retry.waitMs > this.retryBudgetMs) throw retry.failure;
+      this.onRetry?.({ attempt, status: retry.status, errorType: retry.errorType, waitMs: retry.waitMs });
+      await sleep(retry.waitMs, undefined, { signal: options.signal });
     }
   }
 
@@ -134,7 +145,8 @@ export class WarmServeClient {
         throw new WarmServeClientError('timeout', `${method} ${path}: no answer within ${this.timeoutMs} ms (timeoutMs)`, { attempts: attempt, cause: err });
       }
       if (options.signal?.aborted) throw err;
-      throw new WarmServeClientError('network', `${method} ${path}: ${(err as Error).message}`, { attempts: attempt, cause: err });
+      const suffix = attempt > 1 ? ` (after ${attempt} attempts)` : '';
+      throw new WarmServeClientError('network', `${method} ${path}: ${(err as Error).message}${suffix}`, { attempts: attempt, cause: err });
     }
   }
 }
