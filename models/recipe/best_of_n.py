@@ -11,6 +11,7 @@ For N in {1, 2, ..., 64}: R random size-N subsets of each pool; each proxy picks
 score is the control reward of the pick, in units of the control's standard deviation over all
 candidates (centred on their mean, so random picking scores ~0). Mean over prompts and draws;
 the 95 % CI treats prompts as the independent unit (draws are averaged within a prompt first).
+Every proxy sees the same random subsets, so differences between proxies are paired.
 
 Writes docs/warm/best-of-n.json and docs/warm/best-of-n.svg; caches the scores in
 .work/best-of-n/scores.pt (--rescore to recompute).
@@ -87,6 +88,39 @@ def score_all(cfg, named_sds, seqs, start):
     return out
 
 
+def load_proxies(args):
+    """[(name, state dict)]: the members, then WARM."""
+    members = [(f"member-{i}", safetensors_io.load_file(os.path.join(args.members, f"member-{i}", "model.safetensors")))
+               for i in range(args.n_members)]
+    return members + [("warm", safetensors_io.load_file(args.warm))]
+
+
+def half_b_accuracy(args, cfg):
+    """Pairwise accuracy of each proxy (members, ENS, WARM) on all OOD half-B pairs, whose labels
+    no model saw: the proxies' counterpart of the control's held-out accuracy (control.json)."""
+    splits = json.load(open(args.splits_file))
+    encoder = llama2c.Llama2cEncoder(llama2c.read_tokenizer(os.path.join(args.data, "pretrained", "tok512.bin")))
+    ood = data.load_split(args.data, splits, "ood", encoder, args.max_length)
+    pairs = [ood[i] for i in ood_halves(len(ood))[1]]
+    n = len(pairs)
+    proxies = load_proxies(args)
+    log(f"proxies' accuracy on the {n} OOD half-B pairs")
+    r = score_all(cfg, proxies, [c for c, _ in pairs] + [b for _, b in pairs],
+                  shared_prefix_layers([sd for _, sd in proxies], cfg["num_hidden_layers"]))
+    margins = {k: v[:n] - v[n:] for k, v in r.items()}
+    margins["ens"] = torch.stack([margins[f"member-{i}"] for i in range(args.n_members)]).mean(0)
+    return {"pairs": n, "accuracy": {k: float((m > 0).float().mean()) for k, m in margins.items()}}
+
+
+def pool_lengths(args):
+    """Token length of every candidate answer (without the prompt), [P, 64]."""
+    splits = json.load(open(args.splits_file))
+    encoder = llama2c.Llama2cEncoder(llama2c.read_tokenizer(os.path.join(args.data, "pretrained", "tok512.bin")))
+    pools, _, _ = candidate_pools(args.data, splits, args.prompts, args.seed)
+    return torch.tensor([[float(len(encoder.encode(a, bos=False, eos=False))) for a in answers]
+                         for _, answers in pools])
+
+
 def compute_scores(args, cfg):
     """Score every candidate of every pool with the proxies and the control: {name: [P, 64]}."""
     splits = json.load(open(args.splits_file))
@@ -94,9 +128,7 @@ def compute_scores(args, cfg):
     pools, n_b, n_b_usable = candidate_pools(args.data, splits, args.prompts, args.seed)
     log(f"{len(pools)} prompts from OOD half B ({n_b} pairs, {n_b_usable} with one shared prompt), pool {POOL}")
     seqs = [data.tokenize(encoder, prompt + a, args.max_length) for prompt, answers in pools for a in answers]
-    members = [(f"member-{i}", safetensors_io.load_file(os.path.join(args.members, f"member-{i}", "model.safetensors")))
-               for i in range(args.n_members)]
-    proxies = members + [("warm", safetensors_io.load_file(args.warm))]
+    proxies = load_proxies(args)
     start = shared_prefix_layers([sd for _, sd in proxies], cfg["num_hidden_layers"])
     log(f"scoring the proxies ({start} shared layers)")
     scores = score_all(cfg, proxies, seqs, start)
@@ -160,15 +192,18 @@ def main():
         score_s = time.time() - t0
         os.makedirs(os.path.dirname(args.cache), exist_ok=True)
         torch.save({"key": key, "scores": scores, "score_s": score_s}, args.cache)
+    if "length" not in scores:  # answer length in tokens, to see how much of the agreement it explains
+        scores["length"] = pool_lengths(args)
+        torch.save({"key": key, "scores": scores, "score_s": score_s}, args.cache)
     member_names = [f"member-{i}" for i in range(args.n_members)]
     scores["ens"] = torch.stack([scores[k] for k in member_names]).mean(0)
     control = scores["control"]
     z = (control - control.mean()) / control.std()  # control reward in its own std units
 
-    gen = torch.Generator().manual_seed(args.seed)
     proxies = member_names + ["ens", "warm", "control"]
     per_prompt, own_rate = {}, {}  # name -> [len(NS), P] control z of the pick; own-answer rate
     for name in proxies:
+        gen = torch.Generator().manual_seed(args.seed)  # the same random subsets for every proxy (paired)
         runs = [best_of_n(scores[name], z, n, args.draws, gen) for n in NS]
         per_prompt[name] = torch.stack([picked.mean(1) for picked, _ in runs])
         own_rate[name] = [float(own.float().mean()) for _, own in runs]
@@ -185,6 +220,10 @@ def main():
     # paired over prompts: is WARM's pick better or worse than ENS's / one member's?
     paired = {f"warm_minus_{k}": [list(mean_ci(a - b)) for a, b in zip(per_prompt["warm"], per_prompt[k])]
               for k in ("ens", "single_member_mean")}
+    half_b_path = os.path.join(os.path.dirname(args.cache), "half-b-accuracy.json")
+    if not os.path.exists(half_b_path) or args.rescore:
+        svgplot.write_json(half_b_path, half_b_accuracy(args, cfg))
+    half_b = json.load(open(half_b_path))
     real_pair = {k: float((scores[k][:, 0] > scores[k][:, 1]).float().mean()) for k in proxies}
     corr = {k: within_prompt_corr(scores[k], control) for k in proxies if k != "control"}
     control_info = json.load(open(os.path.join(args.control, "control.json")))
@@ -196,8 +235,11 @@ def main():
         "control": {k: control_info[k] for k in ("accuracy", "epochs", "lr", "dropout", "seed", "frozen_layers",
                                                   "train_pairs", "train_wall_s")},
         "control_std_raw": float(control.std()), "control_mean_raw": float(control.mean()),
+        "proxy_accuracy_ood_half_b": half_b,
         "real_pair_accuracy_on_these_prompts": real_pair,
         "within_prompt_correlation_with_control": corr,
+        "within_prompt_correlation_with_answer_length": {k: within_prompt_corr(scores[k], scores["length"])
+                                                          for k in proxies},
         "curves": curves,
         "paired_differences_mean_ci95": paired,
         "score_wall_s": round(score_s, 1),
