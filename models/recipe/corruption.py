@@ -80,6 +80,8 @@ def main():
     ap.add_argument("members_dir", nargs="?", default=os.path.join(HERE, ".work", "corrupt-25"))
     ap.add_argument("--reference", default=os.path.join(ROOT, "models", "reference", "members"),
                     help="clean members evaluated beside the corrupted ones")
+    ap.add_argument("--backbone", default=os.path.join(HERE, ".work", "backbone"),
+                    help="with MEMBERS_DIR/linear-probe.safetensors: the shared init, evaluated too")
     ap.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"))
     ap.add_argument("--splits-file", default=os.path.join(HERE, "splits.json"))
     ap.add_argument("--max-length", type=int, default=128)
@@ -92,8 +94,10 @@ def main():
     flips = json.load(open(os.path.join(args.members_dir, "flips.json")))
     cfg, corrupt_sds, names = load_members(args.members_dir)
     _, ref_sds, ref_names = load_members(args.reference)
-    families = {"corrupted": (corrupt_sds, names), "reference": (ref_sds, ref_names)}
-    start = shared_prefix_layers(corrupt_sds + ref_sds, cfg["num_hidden_layers"])
+    init = safetensors_io.load_file(os.path.join(args.backbone, "model.safetensors"))
+    init.update(safetensors_io.load_file(os.path.join(args.members_dir, "linear-probe.safetensors")))
+    families = {"corrupted": (corrupt_sds, names), "reference": (ref_sds, ref_names), "init": ([init], ["init"])}
+    start = shared_prefix_layers(corrupt_sds + ref_sds + [init], cfg["num_hidden_layers"])
     if start is None:
         raise SystemExit("[corruption] the two families do not share their embeddings")
     log(f"{len(names)} corrupted members ({args.members_dir}), {len(ref_names)} reference members; "
@@ -114,12 +118,15 @@ def main():
             flipped[flips["flipped_train_pairs"]] = True
         for family, (sds, member_names) in families.items():
             margins = {}
-            for name, sd in list(zip(member_names, sds)) + [("warm", average_state_dicts(sds))]:
+            with_warm = [("warm", average_state_dicts(sds))] if len(sds) > 1 else []
+            for name, sd in list(zip(member_names, sds)) + with_warm:
                 model = modeling.LlamaForSequenceClassification(cfg)
                 model.load_state_dict(sd)
                 r = rewards(model, cache, start)
                 margins[name] = r[:n] - r[n:]  # against the original (clean) labels
                 log(f"{split} {family} {name}: done ({(time.time() - t0) / 60:.1f} min)")
+            if len(sds) == 1:  # the shared init alone: WARM = ENS = the model itself
+                margins["warm"] = margins[member_names[0]]
             margins["ens"] = torch.stack([margins[k] for k in member_names]).mean(0)
             if split == "train":
                 # flipped pairs: right = agrees with the flipped label the members were trained on
@@ -136,6 +143,7 @@ def main():
                     f"mean member {r['mean_member']:.4f} (WARM vs ENS McNemar p {r['warm_vs_ens_mcnemar_p']:.3g})")
         del cache
 
+    results["memorisation_gap"] = memorisation_gap(results, families)
     wall = time.time() - t0
     out = {
         "what": "pairwise accuracy; train_corrupted is measured against the flipped labels used in training",
@@ -152,6 +160,15 @@ def main():
     log(f"wrote {args.json} and {args.svg} in {wall / 60:.1f} min")
 
 
+def memorisation_gap(results, families):
+    """Accuracy on the clean training pairs minus accuracy against the *original* labels of the
+    flipped ones (points). Both subsets are random draws of one training set, so a model that
+    did not learn the flips scores them alike (gap ~ 0, up to sampling noise); what it learned of
+    the flipped labels shows as a positive gap."""
+    return {f: {k: 100 * (results["train_clean"][f][k] - (1 - results["train_corrupted"][f][k]))
+                for k in ("warm", "ens", "mean_member")} for f in families}
+
+
 def markdown_table(results, m, m_ref):
     """The docs table: accuracies in %, WARM with its 95 % CI, and the clean-trained reference."""
     def pct(v):
@@ -166,6 +183,13 @@ def markdown_table(results, m, m_ref):
                     f"{pct(c['warm_ci95'][1])}] | {pct(c['ens'])} | {pct(c['mean_member'])} | "
                     f"{' '.join(pct(v) for v in c['members'])} | {c['warm_vs_ens_mcnemar_p']:.2g} | "
                     f"{pct(r['warm'])} | {pct(r['ens'])} | {pct(r['mean_member'])} |")
+    g = results["memorisation_gap"]
+    rows += ["", "| memorisation gap (points) | WARM | ENS | mean member |", "| --- | --- | --- | --- |"]
+    for f, label in (("corrupted", f"trained on flipped labels (M={m})"), ("init", "their shared init (linear probe)"),
+                     ("reference", f"clean-trained reference (M={m_ref})")):
+        rows.append(f"| {label} | {g[f]['warm']:+.2f} | {g[f]['ens']:+.2f} | {g[f]['mean_member']:+.2f} |")
+    init = " / ".join(f"{100 * results[s]['init']['warm']:.2f}" for s in SETS)
+    rows += ["", f"Shared init alone (flipped / clean train / validation / OOD): {init}"]
     return "\n".join(rows)
 
 
