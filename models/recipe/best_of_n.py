@@ -272,17 +272,18 @@ def markdown_table(out):
 
 
 def plot(curves, path, m, subtitle):
-    """Control reward of the pick against N, one line per proxy."""
-    series = [("single_member_mean", "one member (mean of 6)"), ("ens", f"ENS (M={m})"), ("warm", f"WARM (M={m})")]
+    """Control reward of the pick against N, one line per proxy, and the oracle (dashed)."""
+    series = [("single_member_mean", "one member (mean of 6)"), ("ens", f"ENS (M={m})"), ("warm", f"WARM (M={m})"),
+              ("control", "control itself (oracle)")]
     values = [curves[k]["control_z"] for k, _ in series]
     errors = [curves[k]["ci95"] for k, _ in series]
     top = max(v + e for vs, es in zip(values, errors) for v, e in zip(vs, es))
     bottom = min(v - e for vs, es in zip(values, errors) for v, e in zip(vs, es))
-    step = 0.1
+    step = 0.2
     lo, hi = math.floor(bottom / step) * step, math.ceil(top / step) * step
     svgplot.lines(path, "Best-of-N: control reward of the proxy's pick", "N (candidates, log scale)",
                   "control reward (std units, random pick = 0)", NS, [label for _, label in series], values, errors,
-                  lo, hi, step, subtitle=subtitle)
+                  lo, hi, step, dashed=("control itself (oracle)",), subtitle=subtitle)
 
 
 if __name__ == "__main__":
