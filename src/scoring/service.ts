@@ -90,7 +90,8 @@ export async function createScoringService(modelDir: string, options: ScoringSer
   async function admit(items: ScoreInput[], opts: ScoreOptions, withMembers: boolean) {
     const start = performance.now();
     const texts = items.map((item, i) => formatter.format(item, i));
-    const encoded = await tokenizer.encode(texts);
+    // Exact lengths only where an error quotes them; otherwise long texts are encoded from their tail.
+    const encoded = await tokenizer.encode(texts, { exactLength: opts.truncate === false });
     if (opts.truncate === false) {
       const i = encoded.findIndex((e) => e.truncated);
       if (i >= 0) {
