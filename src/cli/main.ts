@@ -8,6 +8,7 @@ const COMMANDS: Record<string, Command> = {
   // each command module exports run(argv) -> exit code
   serve: { describe: 'serve a reward model over HTTP (score, rank, info, metrics)', load: () => import('./serve.js') },
   merge: { describe: 'weight-average M reward models (WARM) into one model directory', load: () => import('./merge.js') },
+  score: { describe: 'score a JSON Lines file of items offline (same formatting and model as the server)', load: () => import('./score.js') },
   eval: { describe: 'pairwise accuracy of a model, its members and their ensemble on preference data', load: () => import('./eval.js') },
 };
 

@@ -1,0 +1,226 @@
+/**
+ * `warm-serve score`: score a JSON Lines file offline (a dataset to filter, rewards to inspect)
+ * through the same formatting, tokenization, batching queue and inference as the server. The file
+ * is streamed: a bounded window of requests is in flight, output lines keep the input order.
+ */
+import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { createGunzip } from 'node:zlib';
+import type { Writable } from 'node:stream';
+import { WarmServeError } from '../errors.js';
+import { DEVICES, type Device } from '../model/device.js';
+import { AGGREGATES, type Aggregate } from '../scoring/aggregate.js';
+import { createScoringService } from '../scoring/service.js';
+import type { ScoreInput, ScoredItem } from '../scoring/types.js';
+import { ScoreItemSchema } from '../server/schemas.js';
+import { validationMessage } from '../server/validation-message.js';
+
+const HELP = `Usage: warm-serve score [--model DIR] [--input FILE] [--output FILE] [options]
+
+Score a JSON Lines file offline with the server's formatting, tokenization and inference.
+
+Each input line is one item, as in POST /v1/score:
+  {"prompt": ..., "completion": ...} | {"messages": [{"role", "content"}, ...]} | {"text": ...}
+Other fields (an id, labels) are copied to the output line, which adds:
+  "reward", "truncated", "tokens"; with --return-members also "members" and "uncertainty".
+
+Options:
+  --model DIR          model directory (default: models/reference)
+  --input FILE         JSON Lines, gzipped when the name ends in .gz (default: - = stdin)
+  --output FILE        where to write JSON Lines (default: - = stdout)
+  --ensemble           also load the members listed in warm.json (needed by the two below)
+  --aggregate NAME     which reward "reward" holds: ${AGGREGATES.join('|')} (default: warm)
+  --return-members     add each member's reward and their population variance
+  --no-truncate        stop at an item longer than max_length instead of truncating it
+  --device NAME        ${DEVICES.join('|')} (default: cpu)
+  --threads N          onnxruntime intra-op threads (default: 0 = one per core)
+  -h, --help           this help
+
+Progress goes to stderr. Exit status: 0 done; 2 for bad arguments or a bad input line, named on
+stderr (the lines before it are written).
+`;
+
+/** Items per request and requests in flight: the same cut as eval (src/scoring/bulk.ts). */
+const CHUNK = 64;
+const IN_FLIGHT = 8;
+const ITEM_FIELDS = ['prompt', 'completion', 'messages', 'text'] as const;
+
+/** One input line: the item to score and the whole object to echo. */
+interface Line {
+  number: number;
+  object: Record<string, unknown>;
+  item: ScoreInput;
+}
+
+/** Parse and validate one input line; throws a validation error naming the line and field. */
+function parseLine(text: string, number: number): Line {
+  let object: unknown;
+  try {
+    object = JSON.parse(text);
+  } catch (err) {
+    throw new WarmServeError('validation_error', `line ${number}: not JSON (${(err as Error).message})`);
+  }
+  if (typeof object !== 'object' || object === null || Array.isArray(object)) {
+    throw new WarmServeError('validation_error', `line ${number}: expected a JSON object, one item per line`);
+  }
+  const record = object as Record<string, unknown>;
+  const picked = Object.fromEntries(ITEM_FIELDS.filter((k) => k in record).map((k) => [k, record[k]]));
+  const parsed = ScoreItemSchema.safeParse(picked);
+  if (!parsed.success) {
+    const entries = parsed.error.issues.map((issue) => ({
+      keyword: issue.code,
+      instancePath: issue.path.map((p) => `/${String(p)}`).join(''),
+      message: issue.message,
+      params: issue as unknown as Record<string, unknown>,
+    }));
+    throw new WarmServeError('validation_error', `line ${number}: ${validationMessage(entries).replace(/^body: /, '')}`);
+  }
+  return { number, object: record, item: parsed.data };
+}
+
+/** Input lines in chunks of CHUNK, blank lines skipped. */
+async function* chunks(input: NodeJS.ReadableStream): AsyncGenerator<Line[]> {
+  let chunk: Line[] = [];
+  let number = 0;
+  for await (const text of createInterface({ input, crlfDelay: Infinity })) {
+    number++;
+    if (text.trim() === '') continue;
+    chunk.push(parseLine(text, number));
+    if (chunk.length === CHUNK) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+function progress(): { update(done: number): void; finish(done: number): void } {
+  const tty = process.stderr.isTTY;
+  const start = performance.now();
+  let last = Date.now();
+  const line = (done: number) => {
+    const s = (performance.now() - start) / 1000;
+    return `score: ${done} items, ${s.toFixed(1)} s, ${(done / Math.max(s, 1e-3)).toFixed(0)} items/s`;
+  };
+  return {
+    update(done) {
+      const now = Date.now();
+      if (now - last < (tty ? 200 : 5000)) return;
+      last = now;
+      process.stderr.write(tty ? `\r${line(done)}` : `${line(done)}\n`);
+    },
+    finish(done) {
+      process.stderr.write(tty ? `\r${line(done)}\n` : `${line(done)}\n`);
+    },
+  };
+}
+
+async function write(out: Writable, text: string): Promise<void> {
+  if (!out.write(text)) await once(out, 'drain');
+}
+
+/** Run the command; resolves with the exit status. */
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        model: { type: 'string', default: 'models/reference' },
+        input: { type: 'string', default: '-' },
+        output: { type: 'string', default: '-' },
+        ensemble: { type: 'boolean', default: false },
+        aggregate: { type: 'string', default: 'warm' },
+        'return-members': { type: 'boolean', default: false },
+        'no-truncate': { type: 'boolean', default: false },
+        device: { type: 'string', default: 'cpu' },
+        threads: { type: 'string', default: '0' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`warm-serve score: ${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const usageError = (message: string) => {
+    process.stderr.write(`warm-serve score: ${message}\n\n${HELP}`);
+    return 2;
+  };
+  const aggregate = values.aggregate as Aggregate;
+  if (!AGGREGATES.includes(aggregate)) return usageError(`--aggregate must be one of ${AGGREGATES.join(', ')} (got '${values.aggregate}')`);
+  if (!DEVICES.includes(values.device as Device)) return usageError(`--device must be one of ${DEVICES.join(', ')} (got '${values.device}')`);
+  const threads = Number(values.threads);
+  if (!Number.isInteger(threads) || threads < 0) return usageError(`--threads must be an integer >= 0 (got '${values.threads}')`);
+  const returnMembers = values['return-members'];
+  if ((aggregate !== 'warm' || returnMembers) && !values.ensemble) {
+    return usageError(`${aggregate !== 'warm' ? `--aggregate ${aggregate}` : '--return-members'} needs the members: add --ensemble`);
+  }
+
+  const fileInput = values.input !== '-';
+  if (fileInput) {
+    try {
+      await access(values.input, constants.R_OK);
+    } catch {
+      process.stderr.write(`warm-serve score: --input ${values.input}: no such readable file\n`);
+      return 2;
+    }
+  }
+  const service = await createScoringService(values.model, {
+    engine: { intraOpThreads: threads, device: values.device as Device },
+    ensemble: values.ensemble,
+  });
+  const raw = fileInput ? createReadStream(values.input) : process.stdin;
+  const input = fileInput && values.input.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
+  raw.on('error', (err: Error) => input.emit('error', err));
+  const out: Writable = values.output === '-' ? process.stdout : createWriteStream(values.output);
+  const shown = progress();
+  let done = 0;
+  const scoreChunk = async (lines: Line[]): Promise<{ text: string; count: number }> => {
+    const opts = { truncate: !values['no-truncate'], aggregate, returnMembers };
+    let items: ScoredItem[];
+    try {
+      items = (await service.score(lines.map((l) => l.item), opts)).items;
+    } catch (err) {
+      // A per-item error names items[i] of this chunk: say which input line that is, and the
+      // flag rather than the API field.
+      if (err instanceof WarmServeError) {
+        err.message = err.message
+          .replace(/^items\[(\d+)\]/, (_, i) => `line ${lines[Number(i)].number}`)
+          .replace('allow truncation (truncate: true)', 'drop --no-truncate to truncate it');
+      }
+      throw err;
+    }
+    return { text: lines.map((l, k) => `${JSON.stringify({ ...l.object, ...items[k] })}\n`).join(''), count: lines.length };
+  };
+  const emit = async ({ text, count }: { text: string; count: number }) => {
+    await write(out, text);
+    done += count;
+    shown.update(done);
+  };
+  const pending: ReturnType<typeof scoreChunk>[] = [];
+  try {
+    for await (const chunk of chunks(input)) {
+      const scored = scoreChunk(chunk);
+      scored.catch(() => {}); // awaited in order below; this only keeps it from being unhandled meanwhile
+      pending.push(scored);
+      if (pending.length >= IN_FLIGHT) await emit(await pending.shift()!);
+    }
+    for (const scored of pending) await emit(await scored);
+    shown.finish(done);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof WarmServeError)) throw err;
+    process.stderr.write(`warm-serve score: ${err.message}\n`);
+    return 2;
+  } finally {
+    if (out !== process.stdout) await new Promise<void>((resolve) => out.end(() => resolve()));
+    await service.drain(60_000);
+  }
+}
