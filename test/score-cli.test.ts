@@ -90,6 +90,26 @@ t.test('--ensemble: uwo with members and their variance, as the service computes
   }
 });
 
+t.test('a refused line stops the run there; every line before it is written', async (t) => {
+  const { warm } = await expected;
+  const long = { id: 'long', text: 'word '.repeat(400) };
+  for (const [name, args, bad] of [
+    ['a bad line', [], '{"text": oops}'],
+    ['an item too long for --no-truncate', ['--no-truncate'], JSON.stringify(long)],
+  ] as const) {
+    // Line 150 is refused: it falls inside the third chunk of 64, after two scored chunks.
+    const input = path.join(dir, 'stop.jsonl');
+    writeFileSync(input, jsonl(items.slice(0, 149)) + bad + '\n' + jsonl(items.slice(149)));
+    const output = path.join(dir, 'stop.out.jsonl');
+    const run = await score([...args, '--input', input, '--output', output]);
+    t.equal(run.code, 2, `${name}: exit 2`);
+    t.match(run.stderr, /warm-serve score: line 150: /, `${name}: names line 150`);
+    const rows = readFileSync(output, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    t.same(rows.map((r) => r.id), items.slice(0, 149).map((i) => i.id), `${name}: lines 1-149 written, in order`);
+    t.same(rows.map((r) => r.reward), warm.slice(0, 149).map((i) => i.reward));
+  }
+});
+
 t.test('refusals name the line, the field or the flag', async (t) => {
   const cases: [string, string[], string | undefined, RegExp][] = [
     ['not JSON', [], `${jsonl(items.slice(0, 2))}{"text": \n`, /^warm-serve score: line 3: not JSON/m],

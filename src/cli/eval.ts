@@ -53,7 +53,8 @@ function progress(label: string): (done: number, total: number) => void {
 
 /** Rewards for every chosen and rejected text of `pairs` from the model in `dir`. */
 async function rewardsOf(dir: string, label: string, pairs: PreferencePair[]): Promise<{ chosen: Float64Array; rejected: Float64Array }> {
-  const service = await createScoringService(dir);
+  // Nobody waits on a request here: a slow model must not time items out of the queue.
+  const service = await createScoringService(dir, { batching: { queue_timeout_ms: 0 } });
   try {
     return await scorePairs(service, pairs, progress(label));
   } finally {

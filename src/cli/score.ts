@@ -81,20 +81,29 @@ function parseLine(text: string, number: number): Line {
   return { number, object: record, item: parsed.data };
 }
 
-/** Input lines in chunks of CHUNK, blank lines skipped. */
-async function* chunks(input: NodeJS.ReadableStream): AsyncGenerator<Line[]> {
-  let chunk: Line[] = [];
+/**
+ * Input lines in chunks of CHUNK, blank lines skipped. A bad line ends the input: the lines
+ * before it come as a last chunk carrying the error, so they are still scored and written.
+ */
+async function* chunks(input: NodeJS.ReadableStream): AsyncGenerator<{ lines: Line[]; error?: WarmServeError }> {
+  let lines: Line[] = [];
   let number = 0;
   for await (const text of createInterface({ input, crlfDelay: Infinity })) {
     number++;
     if (text.trim() === '') continue;
-    chunk.push(parseLine(text, number));
-    if (chunk.length === CHUNK) {
-      yield chunk;
-      chunk = [];
+    try {
+      lines.push(parseLine(text, number));
+    } catch (error) {
+      if (!(error instanceof WarmServeError)) throw error;
+      yield { lines, error };
+      return;
+    }
+    if (lines.length === CHUNK) {
+      yield { lines };
+      lines = [];
     }
   }
-  if (chunk.length > 0) yield chunk;
+  if (lines.length > 0) yield { lines };
 }
 
 function progress(): { update(done: number): void; finish(done: number): void } {
@@ -174,6 +183,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   const service = await createScoringService(values.model, {
     engine: { intraOpThreads: threads, device: values.device as Device },
+    // Nobody waits on a request here: a slow model must not time items out of the queue.
+    batching: { queue_timeout_ms: 0 },
     ensemble: values.ensemble,
   });
   const raw = fileInput ? createReadStream(values.input) : process.stdin;
@@ -182,37 +193,46 @@ export async function run(argv: string[]): Promise<number> {
   const out: Writable = values.output === '-' ? process.stdout : createWriteStream(values.output);
   const shown = progress();
   let done = 0;
-  const scoreChunk = async (lines: Line[]): Promise<{ text: string; count: number }> => {
+  /** One chunk's output lines; `error`: the chunk stopped at a refused item, after `count` lines. */
+  type Scored = { text: string; count: number; error?: WarmServeError };
+  const scoreChunk = async (lines: Line[]): Promise<Scored> => {
     const opts = { truncate: !values['no-truncate'], aggregate, returnMembers };
     let items: ScoredItem[];
     try {
       items = (await service.score(lines.map((l) => l.item), opts)).items;
     } catch (err) {
+      if (!(err instanceof WarmServeError)) throw err;
       // A per-item error names items[i] of this chunk: say which input line that is, and the
-      // flag rather than the API field.
-      if (err instanceof WarmServeError) {
-        err.message = err.message
-          .replace(/^items\[(\d+)\]/, (_, i) => `line ${lines[Number(i)].number}`)
-          .replace('allow truncation (truncate: true)', 'drop --no-truncate to truncate it');
-      }
-      throw err;
+      // flag rather than the API field. The lines before it are still scored and written.
+      const i = Number(/^items\[(\d+)\]/.exec(err.message)?.[1] ?? 0);
+      err.message = err.message
+        .replace(/^items\[\d+\]/, `line ${lines[i].number}`)
+        .replace('allow truncation (truncate: true)', 'drop --no-truncate to truncate it');
+      return { ...(i > 0 ? await scoreChunk(lines.slice(0, i)) : { text: '', count: 0 }), error: err };
     }
     return { text: lines.map((l, k) => `${JSON.stringify({ ...l.object, ...items[k] })}\n`).join(''), count: lines.length };
   };
-  const emit = async ({ text, count }: { text: string; count: number }) => {
+  const emit = async ({ text, count, error }: Scored) => {
     await write(out, text);
     done += count;
     shown.update(done);
+    if (error) throw error;
   };
   const pending: ReturnType<typeof scoreChunk>[] = [];
   try {
-    for await (const chunk of chunks(input)) {
-      const scored = scoreChunk(chunk);
-      scored.catch(() => {}); // awaited in order below; this only keeps it from being unhandled meanwhile
-      pending.push(scored);
-      if (pending.length >= IN_FLIGHT) await emit(await pending.shift()!);
+    let badLine: WarmServeError | undefined;
+    for await (const { lines, error } of chunks(input)) {
+      if (lines.length > 0) {
+        const scored = scoreChunk(lines);
+        scored.catch(() => {}); // awaited in order below; this only keeps it from being unhandled meanwhile
+        pending.push(scored);
+        if (pending.length >= IN_FLIGHT) await emit(await pending.shift()!);
+      }
+      badLine = error;
     }
+    // In order: a chunk that fails stops the output there.
     for (const scored of pending) await emit(await scored);
+    if (badLine) throw badLine;
     shown.finish(done);
     return 0;
   } catch (err) {
