@@ -28,7 +28,8 @@ const jsonl = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n')
 
 function score(args: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [CLI, 'score', '--threads', '1', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // From a scratch directory: the default model is the bundled one, wherever the command runs.
+    const proc = spawn(process.execPath, [CLI, 'score', '--threads', '1', ...args], { cwd: dir, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     proc.stdout.on('data', (d) => (stdout += d));

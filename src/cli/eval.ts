@@ -10,6 +10,7 @@ import { readPairFiles } from '../eval/pair-files.js';
 import type { PreferencePair } from '../eval/pairs.js';
 import { WarmServeError } from '../errors.js';
 import { scorePairs } from '../eval/score-pairs.js';
+import { DEFAULT_MODEL_DIR } from '../config/schema.js';
 import { createScoringService } from '../scoring/service.js';
 import { loadMemberDirectories } from '../model/members.js';
 import { loadModelDirectory } from '../model/directory.js';
@@ -19,7 +20,7 @@ const HELP = `Usage: warm-serve eval --model DIR --data FILE [FILE...] [options]
 Pairwise accuracy of a reward model, its members, the mean member and their ensemble.
 
 Options:
-  --model DIR         model directory (default: models/reference)
+  --model DIR         model directory (default: the bundled models/reference)
   --data FILE...      preference pairs, JSON Lines, gzipped or not, one format per row:
                         TL;DR comparisons {info, summaries, choice}
                         HH-RLHF {chosen, rejected} dialogues
@@ -83,7 +84,7 @@ export async function run(argv: string[]): Promise<number> {
       args: argv,
       allowPositionals: true,
       options: {
-        model: { type: 'string', default: 'models/reference' },
+        model: { type: 'string', default: DEFAULT_MODEL_DIR },
         data: { type: 'string', multiple: true },
         split: { type: 'string' },
         'no-members': { type: 'boolean', default: false },

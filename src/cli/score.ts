@@ -13,6 +13,7 @@ import type { Writable } from 'node:stream';
 import { WarmServeError } from '../errors.js';
 import { DEVICES, type Device } from '../model/device.js';
 import { AGGREGATES, type Aggregate } from '../scoring/aggregate.js';
+import { DEFAULT_MODEL_DIR } from '../config/schema.js';
 import { createScoringService } from '../scoring/service.js';
 import type { ScoreInput, ScoredItem } from '../scoring/types.js';
 import { ScoreItemSchema } from '../server/schemas.js';
@@ -28,7 +29,7 @@ Other fields (an id, labels) are copied to the output line, which adds:
   "reward", "truncated", "tokens"; with --return-members also "members" and "uncertainty".
 
 Options:
-  --model DIR          model directory (default: models/reference)
+  --model DIR          model directory (default: the bundled models/reference)
   --input FILE         JSON Lines, gzipped when the name ends in .gz (default: - = stdin)
   --output FILE        where to write JSON Lines (default: - = stdout)
   --ensemble           also load the members listed in warm.json (needed by the two below)
@@ -138,7 +139,7 @@ export async function run(argv: string[]): Promise<number> {
     ({ values } = parseArgs({
       args: argv,
       options: {
-        model: { type: 'string', default: 'models/reference' },
+        model: { type: 'string', default: DEFAULT_MODEL_DIR },
         input: { type: 'string', default: '-' },
         output: { type: 'string', default: '-' },
         ensemble: { type: 'boolean', default: false },
