@@ -121,6 +121,7 @@ t.test('refusals name the line, the field or the flag', async (t) => {
     ['an aggregate without --ensemble', ['--aggregate', 'min'], '', /--aggregate min needs the members: add --ensemble/],
     ['members without --ensemble', ['--return-members'], '', /--return-members needs the members: add --ensemble/],
     ['an unknown aggregate', ['--aggregate', 'max'], '', /--aggregate must be one of warm, mean, min, uwo \(got 'max'\)/],
+    ['an output in a missing folder', ['--output', path.join(dir, 'no', 'such', 'out.jsonl')], '', /--output .*out\.jsonl: cannot write \(ENOENT\)/],
     ['a missing input file', ['--input', path.join(dir, 'nope.jsonl')], undefined, /--input .*nope\.jsonl: no such readable file/],
   ];
   for (const [name, args, stdin, message] of cases) {

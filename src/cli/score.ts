@@ -4,7 +4,7 @@
  * is streamed: a bounded window of requests is in flight, output lines keep the input order.
  */
 import { constants, createReadStream, createWriteStream } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -179,6 +179,14 @@ export async function run(argv: string[]): Promise<number> {
       await access(values.input, constants.R_OK);
     } catch {
       process.stderr.write(`warm-serve score: --input ${values.input}: no such readable file\n`);
+      return 2;
+    }
+  }
+  if (values.output !== '-') {
+    try {
+      await writeFile(values.output, '');
+    } catch (err) {
+      process.stderr.write(`warm-serve score: --output ${values.output}: cannot write (${(err as NodeJS.ErrnoException).code})\n`);
       return 2;
     }
   }
