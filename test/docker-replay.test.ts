@@ -13,11 +13,11 @@
 import t, { type Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DockerfileParser, type Copy, type Env, type JSONInstruction } from 'dockerfile-ast';
 import { createScoringService } from '../src/scoring/service.js';
+import { freePort } from './helpers/free-port.js';
 
 const ROOT = path.join(import.meta.dirname, '..');
 const DOCKERFILE = path.join(ROOT, 'docker', 'Dockerfile');
@@ -99,14 +99,6 @@ function replay(t: Test): { stage: Stage; command: string[] } {
     }
   }
   return { stage: stages[stages.length - 1], command: [...entrypoint, ...cmd] };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 const mib = (p: string) => (Number(spawnSync('du', ['-sb', p], { encoding: 'utf8' }).stdout.split('\t')[0]) / 2 ** 20).toFixed(0);

@@ -7,26 +7,15 @@
 import t from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
+import { freePort } from './helpers/free-port.js';
 
 const root = join(import.meta.dirname, '..');
 const cli = join(root, 'dist', 'cli', 'main.js');
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => spawnSync(p, ['-v']).status === 0);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitFor(url: string, status = 200, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -62,7 +51,7 @@ async function scoredBy(port: number): Promise<number> {
 
 t.test('nginx in front of three replicas: drain, crash and rejoin under load', { timeout: 240_000 }, async (t) => {
   if (!NGINX) {
-    t.fail('nginx is not installed (apt-get install nginx); .ci/run installs it');
+    t.fail('nginx is not installed (apt-get install nginx); npm test installs it as root on Debian (scripts/test-deps.sh)');
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'warm-lb-'));
