@@ -3,11 +3,12 @@
  * docker/prometheus/prometheus.yml with its targets pointed at a warm-serve on this machine and
  * scrapes it under traffic; then every query of the Grafana dashboard (docker/grafana/warm-serve.json)
  * must parse (lezer-promql, the Prometheus project's grammar) and return finite numbers, and its
- * variables must list this server. The compose services are asserted statically.
+ * variables must list this server; the alert rules load and evaluate there, and pass their promtool
+ * unit tests (docker/prometheus/alerts.test.yml). The compose services are asserted statically.
  */
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,6 +20,8 @@ import { freePort } from './helpers/free-port.js';
 
 const DOCKER = path.join(import.meta.dirname, '..', 'docker');
 const PROMETHEUS = ['/usr/bin/prometheus', '/usr/local/bin/prometheus'].find((p) => spawnSync(p, ['--version']).status === 0);
+const PROMTOOL = PROMETHEUS && path.join(path.dirname(PROMETHEUS), 'promtool');
+const NOT_INSTALLED = 'prometheus is not installed (apt-get install prometheus); npm test installs it as root on Debian (scripts/test-deps.sh)';
 const dashboard = JSON.parse(readFileSync(path.join(DOCKER, 'grafana', 'warm-serve.json'), 'utf8'));
 
 interface Target {
@@ -47,6 +50,7 @@ t.test('compose: Prometheus and Grafana behind the monitoring profile, with thes
   const { prometheus, grafana } = compose.services;
   t.same([prometheus.profiles, grafana.profiles], [['monitoring'], ['monitoring']], 'off unless asked for');
   t.ok(prometheus.volumes.includes('./prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro'));
+  t.ok(prometheus.volumes.includes('./prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro'), 'with the alert rules');
   t.ok(grafana.volumes.includes('./grafana/warm-serve.json:/var/lib/grafana/dashboards/warm-serve.json:ro'));
   t.ok(grafana.volumes.includes('./grafana/provisioning:/etc/grafana/provisioning:ro'));
   const config = parse(readFileSync(path.join(DOCKER, 'prometheus', 'prometheus.yml'), 'utf8'));
@@ -60,7 +64,7 @@ t.test('compose: Prometheus and Grafana behind the monitoring profile, with thes
 
 t.test('a real Prometheus scraping a real server answers every dashboard query', { timeout: 120_000 }, async (t) => {
   if (!PROMETHEUS) {
-    t.fail('prometheus is not installed (apt-get install prometheus); npm test installs it as root on Debian');
+    t.fail(NOT_INSTALLED);
     return;
   }
   // Small request limits, so a 413 shows up in the refusals panel.
@@ -74,6 +78,7 @@ t.test('a real Prometheus scraping a real server answers every dashboard query',
   config.global.scrape_interval = '1s';
   config.scrape_configs[0].static_configs[0].targets = [host];
   writeFileSync(path.join(dir, 'prometheus.yml'), stringify(config));
+  copyFileSync(path.join(DOCKER, 'prometheus', 'alerts.yml'), path.join(dir, 'alerts.yml'));
   const promPort = await freePort();
   const prom = spawn(PROMETHEUS, [`--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${promPort}`], { stdio: 'ignore' });
   t.teardown(() => prom.kill('SIGKILL'));
@@ -122,6 +127,23 @@ t.test('a real Prometheus scraping a real server answers every dashboard query',
   t.same(await labels('job'), ['warm-serve']);
   t.same(await labels('instance'), [host]);
 
+  // The alert rules loaded and evaluated against the real series without errors, and none fires
+  // on a healthy server.
+  const rules = (await (await fetch(`${api}/rules`)).json()) as { data: { groups: { rules: { name: string; health: string; state: string; lastError?: string }[] }[] } };
+  const loaded = rules.data.groups.flatMap((g) => g.rules);
+  t.equal(loaded.length, 5, 'five alert rules loaded');
+  for (const rule of loaded) t.same([rule.health, rule.state], ['ok', 'inactive'], `${rule.name}: ${rule.lastError ?? 'evaluates'}`);
+
   running = false;
   await Promise.all(clients);
+});
+
+t.test('the alert rules pass their promtool unit tests', async (t) => {
+  if (!PROMTOOL) {
+    t.fail(NOT_INSTALLED);
+    return;
+  }
+  const run = spawnSync(PROMTOOL, ['test', 'rules', 'alerts.test.yml'], { cwd: path.join(DOCKER, 'prometheus'), encoding: 'utf8' });
+  t.equal(run.status, 0, run.stdout + run.stderr);
+  t.match(run.stdout, /SUCCESS/);
 });
