@@ -6,7 +6,7 @@
 //
 //   npm run build && node scripts/overload.mjs [--overload-s 60] [--factor 5] [--rss-bound-mib 1024] [-- serve flags]
 //
-// Prints a JSON report; exit status 1 when a check fails. test/overload.test.ts runs the same
+// Prints a JSON report; exit status 1 when a check fails. test/serial/overload.test.ts runs the same
 // check for 10 s in CI.
 import { parseArgs } from 'node:util';
 import { OVERLOAD_DEFAULTS, runOverload } from './load/overload.mjs';

@@ -3,9 +3,11 @@
  * capacity against the built CLI in its own process) for 10 s instead of 60 s. Every request
  * answered (200 with the one-at-a-time rewards, or 503 + Retry-After), resident memory under
  * 1 GiB, and throughput right afterwards at >= 0.7x the capacity measured before.
+ * In test/serial (package.json tap.serial): it runs alone, so other test files' load does not
+ * change the machine's capacity between the two measurements.
  */
 import t from 'tap';
-import { runOverload } from '../scripts/load/overload.mjs';
+import { runOverload } from '../../scripts/load/overload.mjs';
 
 t.test('5x capacity open loop for 10 s: all answered, correct, bounded, recovered', async (t) => {
   const report = await runOverload({ overloadS: 10, capacityS: 3, recoveryS: 3 }, (line) => t.comment(line));
