@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 import unittest
 import urllib.request
@@ -34,6 +35,7 @@ def raw_score(items):
 class ScoreAndRank(unittest.TestCase):
     def setUp(self):
         self.client = WarmClient(URL)
+        self.addCleanup(self.client.close)
 
     def test_score_matches_the_http_api(self):
         items = [{"prompt": "Once upon a time", "completion": " there was a cat."}, {"text": "The cat sat."}]
@@ -102,20 +104,89 @@ class VerlExample(unittest.TestCase):
 
 class Retries(unittest.TestCase):
     def test_503_is_retried_after_retry_after(self):
-        client = WarmClient(os.environ["WARM_SERVE_LOADING_URL"], retry_budget=10)
-        started = time.monotonic()
-        self.assertEqual(len(client.rewards([{"text": "hello"}])), 1)
+        with WarmClient(os.environ["WARM_SERVE_LOADING_URL"], retry_budget=10) as client:
+            started = time.monotonic()
+            self.assertEqual(len(client.rewards([{"text": "hello"}])), 1)
         self.assertGreaterEqual(time.monotonic() - started, 1.0, "waited Retry-After: 1")
 
     def test_gives_up_beyond_the_retry_budget(self):
         starting = os.environ["WARM_SERVE_STARTING_URL"]
         with self.assertRaises(WarmServeError) as caught:
-            WarmClient(starting, retry_budget=0.5).score([{"text": "a"}])
+            with WarmClient(starting, retry_budget=0.5) as client:
+                client.score([{"text": "a"}])
         self.assertEqual((caught.exception.status, caught.exception.error_type, caught.exception.attempts), (503, "not_ready", 1))
         with self.assertRaises(WarmServeError) as caught:
-            WarmClient(starting, retry_budget=1.5).info()
+            with WarmClient(starting, retry_budget=1.5) as client:
+                client.info()
         self.assertEqual(caught.exception.attempts, 2, "one retry fits 1.5 s, a second does not")
         self.assertIn("(after 2 attempts)", str(caught.exception))
+
+
+class Connections(unittest.TestCase):
+    def test_calls_share_one_kept_alive_connection_per_thread(self):
+        with WarmClient(URL) as client:
+            client.info()
+            first = client._local.connection.sock
+            client.rewards([{"text": "a"}])
+            client.info()
+            self.assertIs(client._local.connection.sock, first, "the same socket for three calls")
+        self.assertIsNone(client._local.connection, "closed on leaving the with block")
+
+    def test_threads_each_get_their_own_connection(self):
+        client = WarmClient(URL)
+        items = [{"text": "thread %d" % i} for i in range(8)]
+        expected = raw_score(items)
+        results, sockets = {}, {}
+
+        def work(i):
+            results[i] = [client.rewards([items[i]])[0] for _ in range(10)]
+            sockets[i] = client._local.connection.sock
+            client.close()
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(results, {i: [expected[i]] * 10 for i in range(8)})
+        self.assertEqual(len({id(sock) for sock in sockets.values()}), 8)
+
+    def test_a_connection_the_server_closed_is_replaced_at_once(self):
+        # A server that answers one request per connection and then closes it without saying so
+        # (as an idle timeout does): every call after the first finds its kept-alive connection dead.
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        accepted = []
+
+        def serve():
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                accepted.append(conn)
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(65536)
+                body = b'{"model": "m", "max_length": 1}'
+                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+                time.sleep(0.05)
+                conn.close()
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        try:
+            client = WarmClient("http://127.0.0.1:%d" % listener.getsockname()[1], retry_budget=0)
+            started = time.monotonic()
+            for _ in range(3):
+                time.sleep(0.1)  # the server has closed the previous connection by now
+                self.assertEqual(client.info()["model"], "m")
+            self.assertEqual(len(accepted), 3, "one new connection per call")
+            self.assertLess(time.monotonic() - started, 2, "no backoff wait: retry_budget is 0")
+            client.close()
+        finally:
+            listener.close()
 
 
 class Timeouts(unittest.TestCase):
