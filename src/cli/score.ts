@@ -3,8 +3,7 @@
  * through the same formatting, tokenization, batching queue and inference as the server. The file
  * is streamed: a bounded window of requests is in flight, output lines keep the input order.
  */
-import { constants, createReadStream, createWriteStream } from 'node:fs';
-import { access, writeFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -14,6 +13,7 @@ import { WarmServeError } from '../errors.js';
 import { DEVICES, type Device } from '../model/device.js';
 import { AGGREGATES, type Aggregate } from '../scoring/aggregate.js';
 import { DEFAULT_MODEL_DIR } from '../config/schema.js';
+import { BULK_CHUNK_SIZE, BULK_CONCURRENCY, OFFLINE_BATCHING } from '../scoring/bulk.js';
 import { createScoringService } from '../scoring/service.js';
 import type { ScoreInput, ScoredItem } from '../scoring/types.js';
 import { ScoreItemSchema } from '../server/schemas.js';
@@ -44,9 +44,6 @@ Progress goes to stderr. Exit status: 0 done; 2 for bad arguments or a bad input
 stderr (the lines before it are written).
 `;
 
-/** Items per request and requests in flight: the same cut as eval (src/scoring/bulk.ts). */
-const CHUNK = 64;
-const IN_FLIGHT = 8;
 const ITEM_FIELDS = ['prompt', 'completion', 'messages', 'text'] as const;
 
 /** One input line: the item to score and the whole object to echo. */
@@ -83,7 +80,7 @@ function parseLine(text: string, number: number): Line {
 }
 
 /**
- * Input lines in chunks of CHUNK, blank lines skipped. A bad line ends the input: the lines
+ * Input lines in chunks of BULK_CHUNK_SIZE, blank lines skipped. A bad line ends the input: the lines
  * before it come as a last chunk carrying the error, so they are still scored and written.
  */
 async function* chunks(input: NodeJS.ReadableStream): AsyncGenerator<{ lines: Line[]; error?: WarmServeError }> {
@@ -99,7 +96,7 @@ async function* chunks(input: NodeJS.ReadableStream): AsyncGenerator<{ lines: Li
       yield { lines, error };
       return;
     }
-    if (lines.length === CHUNK) {
+    if (lines.length === BULK_CHUNK_SIZE) {
       yield { lines };
       lines = [];
     }
@@ -173,33 +170,35 @@ export async function run(argv: string[]): Promise<number> {
     return usageError(`${aggregate !== 'warm' ? `--aggregate ${aggregate}` : '--return-members'} needs the members: add --ensemble`);
   }
 
-  const fileInput = values.input !== '-';
-  if (fileInput) {
-    try {
-      await access(values.input, constants.R_OK);
-    } catch {
-      process.stderr.write(`warm-serve score: --input ${values.input}: no such readable file\n`);
-      return 2;
+  // Open both files before loading the model: a wrong path is a message, not a stream error.
+  let raw: NodeJS.ReadableStream = process.stdin;
+  let out: Writable = process.stdout;
+  try {
+    if (values.input !== '-') {
+      raw = createReadStream(values.input);
+      await once(raw, 'open');
     }
+  } catch {
+    process.stderr.write(`warm-serve score: --input ${values.input}: no such readable file\n`);
+    return 2;
   }
-  if (values.output !== '-') {
-    try {
-      await writeFile(values.output, '');
-    } catch (err) {
-      process.stderr.write(`warm-serve score: --output ${values.output}: cannot write (${(err as NodeJS.ErrnoException).code})\n`);
-      return 2;
+  try {
+    if (values.output !== '-') {
+      out = createWriteStream(values.output);
+      await once(out, 'open');
     }
+  } catch (err) {
+    if (raw !== process.stdin) (raw as ReadStream).destroy();
+    process.stderr.write(`warm-serve score: --output ${values.output}: cannot write (${(err as NodeJS.ErrnoException).code})\n`);
+    return 2;
   }
   const service = await createScoringService(values.model, {
     engine: { intraOpThreads: threads, device: values.device as Device },
-    // Nobody waits on a request here: a slow model must not time items out of the queue.
-    batching: { queue_timeout_ms: 0 },
+    batching: OFFLINE_BATCHING,
     ensemble: values.ensemble,
   });
-  const raw = fileInput ? createReadStream(values.input) : process.stdin;
-  const input = fileInput && values.input.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
+  const input = values.input.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
   raw.on('error', (err: Error) => input.emit('error', err));
-  const out: Writable = values.output === '-' ? process.stdout : createWriteStream(values.output);
   const shown = progress();
   let done = 0;
   /** One chunk's output lines; `error`: the chunk stopped at a refused item, after `count` lines. */
@@ -235,7 +234,7 @@ export async function run(argv: string[]): Promise<number> {
         const scored = scoreChunk(lines);
         scored.catch(() => {}); // awaited in order below; this only keeps it from being unhandled meanwhile
         pending.push(scored);
-        if (pending.length >= IN_FLIGHT) await emit(await pending.shift()!);
+        if (pending.length >= BULK_CONCURRENCY) await emit(await pending.shift()!);
       }
       badLine = error;
     }
