@@ -53,6 +53,24 @@ export interface MergeSummary {
   files: string[];
 }
 
+/**
+ * Refuses a plan that would write two output files under one name (an ONNX external data location
+ * or a shard named MERGE.md, warm.json, model.onnx, vocab.txt...: the last writer would win) or
+ * under a staging name, which commit() would rename over. Case is ignored: some file systems do.
+ */
+function checkOutputNames(label: string, outputs: readonly [string, string][]): void {
+  const seen = new Map<string, string>();
+  for (const [name, what] of outputs) {
+    const key = name.toLowerCase();
+    const other = seen.get(key);
+    if (other) {
+      throw errors.merge(label, undefined, `the output would hold two files named ${name} (${other}, and ${what}); rename the file in the input (and its reference) so the merge does not overwrite one with the other`);
+    }
+    if (StagedOutput.isTempName(name)) throw errors.merge(label, undefined, `${what} is named ${name}, like the merge's temporary files; rename it in the input`);
+    seen.set(key, what);
+  }
+}
+
 /** Merges the inputs into `opts.out`; throws a WarmServeError (merge_error / validation_error) on refusal. */
 export async function mergeModels(opts: MergeOptions): Promise<MergeSummary> {
   if (endianness() !== 'LE') throw new Error('warm-serve merge needs a little-endian machine');
@@ -82,11 +100,20 @@ export async function mergeModels(opts: MergeOptions): Promise<MergeSummary> {
   }
 
   const copied = copiedFiles(inputs[0]);
-  const planned = [
-    ...(stPlan ? [...(stPlan.models[0].index ? [SAFETENSORS_INDEX] : []), ...stPlan.models[0].shards.map((s) => basename(s.path))] : []),
-    ...(onnxPlan ? [ONNX_FILE, ...new Set(onnxPlan.models[0].initializers.flatMap((t) => (t.external ? [t.external.location] : [])))] : []),
-    ...copied, MANIFEST_FILE, MERGE_CARD,
+  // Every output file with what writes it; the names come from the first input, so two can clash.
+  const shards = stPlan ? [...(stPlan.models[0].index ? [SAFETENSORS_INDEX] : []), ...stPlan.models[0].shards.map((s) => basename(s.path))] : [];
+  const externalData = onnxPlan ? [...new Set(onnxPlan.models[0].initializers.flatMap((t) => (t.external ? [t.external.location] : [])))] : [];
+  const from = (what: string) => (f: string): [string, string] => [f, what];
+  const outputs = [
+    ...shards.map(from('a safetensors file')),
+    ...(onnxPlan ? [ONNX_FILE] : []).map(from('the merged ONNX model')),
+    ...externalData.map(from('an ONNX external data file')),
+    ...copied.map(from('a config or tokenizer file copied from the first input')),
+    from('the merged warm.json')(MANIFEST_FILE),
+    from('the merge card')(MERGE_CARD),
   ];
+  checkOutputNames(inputs[0].label, outputs);
+  const planned = outputs.map(([f]) => f);
   const clashes = planned.filter((f) => existsSync(join(outDir, f)));
   if (clashes.length > 0 && !opts.force) {
     throw errors.merge(opts.out, undefined, `already holds ${clashes.join(', ')}; pass --force to overwrite them`);

@@ -4,9 +4,9 @@
  * or in an external data file (`data_location = EXTERNAL`, `location`/`offset`/`length`).
  * External data is never loaded whole; it is read tensor by tensor while merging.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { readFile, type FileHandle } from 'node:fs/promises';
-import { dirname, isAbsolute, join, normalize, sep } from 'node:path';
+import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { errors } from '../errors.js';
 import { DTYPE_SIZE, elementCount, type DType } from './dtype.js';
 import { EXTERNAL, int64ToNumber, ONNX_DTYPES, onnxTypes, type ModelProto, type TensorProto } from './onnx-schema.js';
@@ -66,12 +66,15 @@ export async function openOnnxModel(path: string, label: string): Promise<OnnxMo
     throw errors.merge(label, undefined, `${path} is not a valid ONNX model (${(e as Error).message}); truncated or corrupt?`);
   }
   if (!model.graph) throw errors.merge(label, undefined, `${path} has no graph; not an ONNX model?`);
-  const initializers = model.graph.initializer.map((proto) => describeInitializer(proto, path, label));
+  // External data may only come from where the model is: the directory as given or, when model.onnx
+  // is itself a link (a Hugging Face cache snapshot, a directory of links), the one it really lives in.
+  const modelDirs = [...new Set([dirname(path), dirname(realpathSync(path))].map((d) => realpathSync(d)))];
+  const initializers = model.graph.initializer.map((proto) => describeInitializer(proto, path, modelDirs, label));
   const externalFiles = [...new Set(initializers.flatMap((t) => (t.external ? [t.external.path] : [])))];
   return { label, path, model, initializers, externalFiles };
 }
 
-function describeInitializer(proto: TensorProto, modelPath: string, label: string): OnnxInitializer {
+function describeInitializer(proto: TensorProto, modelPath: string, modelDirs: string[], label: string): OnnxInitializer {
   const name = proto.name;
   const fail = (problem: string) => errors.merge(label, name, `${modelPath}: ${problem}`);
   const type = ONNX_DTYPES[proto.data_type];
@@ -83,7 +86,7 @@ function describeInitializer(proto: TensorProto, modelPath: string, label: strin
   const count = elementCount(shape);
   const byteLength = count * DTYPE_SIZE[dtype];
   const base = { name, dtype, shape, byteLength, proto };
-  if (proto.data_location === EXTERNAL) return { ...base, external: externalLocation(proto, modelPath, byteLength, fail) };
+  if (proto.data_location === EXTERNAL) return { ...base, external: externalLocation(proto, modelPath, modelDirs, byteLength, fail) };
   if (proto.raw_data && proto.raw_data.length > 0) {
     if (proto.raw_data.length !== byteLength) {
       throw fail(`raw_data holds ${proto.raw_data.length} bytes but ${type.onnx}[${shape.join(', ')}] needs ${byteLength}`);
@@ -93,12 +96,23 @@ function describeInitializer(proto: TensorProto, modelPath: string, label: strin
   return { ...base, data: typedFieldBytes(proto, dtype, count, fail) };
 }
 
-function externalLocation(proto: TensorProto, modelPath: string, byteLength: number, fail: (p: string) => Error): ExternalLocation {
+/** Whether a relative path leaves the directory it is relative to. */
+function leaves(rel: string): boolean {
+  return isAbsolute(rel) || rel === '..' || rel.startsWith(`..${sep}`);
+}
+
+function externalLocation(
+  proto: TensorProto,
+  modelPath: string,
+  modelDirs: string[],
+  byteLength: number,
+  fail: (p: string) => Error,
+): ExternalLocation {
   const entries = new Map(proto.external_data.map((e) => [e.key, e.value]));
   const location = entries.get('location');
   if (!location) throw fail('external data without a "location" entry');
   const clean = normalize(location);
-  if (isAbsolute(clean) || clean === '..' || clean.startsWith(`..${sep}`)) {
+  if (leaves(clean)) {
     throw fail(`external data location '${location}' must stay inside the model's directory`);
   }
   const path = join(dirname(modelPath), clean);
@@ -108,12 +122,20 @@ function externalLocation(proto: TensorProto, modelPath: string, byteLength: num
     throw fail(`external data offset '${entries.get('offset')}' / length '${entries.get('length')}' are not byte counts`);
   }
   if (length !== byteLength) throw fail(`external data length ${length} differs from the ${byteLength} bytes the shape needs`);
-  let size: number;
+  // The location is checked as text above; a link (data.bin -> /etc/passwd, or a linked folder on
+  // the way) can still lead out, and its bytes would be copied into the output: check the real path.
+  let real: string;
   try {
-    size = statSync(path).size;
+    real = realpathSync(path);
   } catch {
     throw fail(`external data file ${path} is missing`);
   }
+  if (modelDirs.every((dir) => leaves(relative(dir, real)))) {
+    throw fail(`external data file ${path} resolves to ${real}, outside the model's directory (${modelDirs.join(' or ')}); refusing to read it`);
+  }
+  const stats = statSync(real);
+  if (!stats.isFile()) throw fail(`external data file ${path} is not a regular file`);
+  const size = stats.size;
   if (offset + length > size) {
     throw fail(`external data [${offset}, ${offset + length}) runs past the end of ${path} (${size} bytes; truncated?)`);
   }

@@ -68,7 +68,9 @@ export function parseSafetensorsHeader(json: Buffer, fileSize: number, path: str
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw fail(undefined, 'header is not a JSON object');
   const dataStart = 8 + json.length;
   const dataSize = fileSize - dataStart;
-  const metadata: Record<string, string> = {};
+  // Keys are data: a null-prototype object keeps '__proto__' as an ordinary key (on a plain object,
+  // assigning it would set the prototype and drop the entry).
+  const metadata: Record<string, string> = Object.create(null);
   const tensors: SafetensorsEntry[] = [];
   for (const [name, value] of Object.entries(parsed as Record<string, unknown>)) {
     if (name === '__metadata__') {
@@ -121,7 +123,8 @@ function checkOverlaps(tensors: SafetensorsEntry[], fail: (tensor: string, probl
 
 /** Serialises a header (length prefix + JSON padded with spaces to a multiple of 8, as the reference writer does). */
 export function encodeSafetensorsHeader(metadata: Record<string, string>, tensors: readonly SafetensorsEntry[]): Buffer {
-  const header: Record<string, unknown> = {};
+  // null prototype: a tensor named '__proto__' must become a key of the JSON, as any other name
+  const header: Record<string, unknown> = Object.create(null);
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   for (const t of tensors) header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [t.begin, t.end] };
   let json = Buffer.from(JSON.stringify(header), 'utf8');

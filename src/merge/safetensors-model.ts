@@ -66,7 +66,7 @@ export async function openSafetensorsModel(dir: string, label: string): Promise<
     }
   }
   for (const name of located.keys()) {
-    if (!(name in weightMap)) throw errors.merge(label, name, `${indexPath}: a shard holds it but the index does not list it`);
+    if (!Object.hasOwn(weightMap, name)) throw errors.merge(label, name, `${indexPath}: a shard holds it but the index does not list it`);
   }
   return model;
 }

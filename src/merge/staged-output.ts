@@ -13,8 +13,15 @@ export class StagedOutput {
 
   constructor(readonly dir: string) {}
 
+  /** Whether `name` looks like a temporary name: commit() could rename another file's bytes over it. */
+  static isTempName(name: string): boolean {
+    return /^\..*\.partial$/.test(basename(name));
+  }
+
   /** The temporary path to write final file `name` (relative to the output directory) to. */
   path(name: string): string {
+    // Two writers of one file would silently leave only the last one's bytes; mergeModels refuses such plans first.
+    if (this.staged.has(name)) throw new Error(`internal error: output file ${name} staged twice`);
     mkdirSync(join(this.dir, dirname(name)), { recursive: true });
     const temp = join(this.dir, dirname(name), `.${basename(name)}.${process.pid}.partial`);
     this.staged.set(name, temp);
