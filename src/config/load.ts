@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { jsonErrorPosition } from './json-position.js';
 import { CONFIG_KEYS, envName, flagName, ServeConfigSchema, type ConfigKey, type ServeConfig } from './schema.js';
 
 /** A setting that cannot be used; the message names the setting, where it came from and the fix. */
@@ -85,8 +86,9 @@ function readConfigFile(file: string): Layer {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(`config file ${file}: not valid JSON (${(err as Error).message})`);
+  } catch {
+    // Position only: the parser's message can quote the file, and config files hold API keys.
+    throw new ConfigError(`config file ${file}: not valid JSON at ${jsonErrorPosition(text)}`);
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(`config file ${file}: expected a JSON object of settings, e.g. {"port": 8000}`);

@@ -6,6 +6,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { jsonErrorPosition } from '../config/json-position.js';
 import { errors } from '../errors.js';
 import type { ModelInput } from './model-inputs.js';
 
@@ -46,10 +47,14 @@ export function firstDifference(a: unknown, b: unknown, path: string, ignore: Re
 async function readJson(input: ModelInput, file: string): Promise<unknown | undefined> {
   const path = join(input.dir, file);
   if (!existsSync(path)) return undefined;
+  const text = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw errors.merge(input.label, undefined, `cannot read ${file}: ${e.code ?? e.message}`);
+  });
   try {
-    return JSON.parse(await readFile(path, 'utf8'));
-  } catch (e) {
-    throw errors.merge(input.label, undefined, `${file} is not valid JSON (${(e as Error).message})`);
+    return JSON.parse(text);
+  } catch {
+    // Position only: the parser's message can quote the file.
+    throw errors.merge(input.label, undefined, `${file} is not valid JSON at ${jsonErrorPosition(text)}`);
   }
 }
 

@@ -19,6 +19,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { jsonErrorPosition } from '../config/json-position.js';
 import { errors } from '../errors.js';
 import { MANIFEST_FILE, ManifestSchema, type Manifest, type Normalization } from './manifest.js';
 
@@ -88,8 +89,9 @@ async function readJson(file: string, what: string): Promise<unknown> {
   }
   try {
     return JSON.parse(text);
-  } catch (err) {
-    throw errors.model(file, `${what} is not valid JSON: ${(err as Error).message}`);
+  } catch {
+    // Position only: the parser's message can quote the file.
+    throw errors.model(file, `${what} is not valid JSON at ${jsonErrorPosition(text)}`);
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Tokenizer } from 'tokenizers';
+import { jsonErrorPosition } from '../config/json-position.js';
 import { errors } from '../errors.js';
 import type { ModelDirectory } from './directory.js';
 import { tailOf, tailRule, type TailRule } from './tokenizer-tail.js';
@@ -57,7 +58,14 @@ export class ModelTokenizer {
     let specialIds: Set<number>;
     let rule: TailRule | undefined;
     try {
-      const json = JSON.parse(await readFile(dir.tokenizerFile, 'utf8')) as Parameters<typeof tailRule>[0];
+      const text = await readFile(dir.tokenizerFile, 'utf8');
+      let json: Parameters<typeof tailRule>[0];
+      try {
+        json = JSON.parse(text);
+      } catch {
+        // Position only: the parser's message quotes the file.
+        throw new Error(`tokenizer.json is not valid JSON at ${jsonErrorPosition(text)}`);
+      }
       specialIds = new Set((json.added_tokens ?? []).filter((t) => t.special).map((t) => t.id));
       const tail = tailRule(json);
       rule = 'rule' in tail ? tail.rule : undefined;

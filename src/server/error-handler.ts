@@ -61,5 +61,6 @@ export function replyWithError(
 /** Install the error and not-found handlers on the app. */
 export function installErrorHandlers(app: FastifyInstance, bodyLimit: number): void {
   app.setErrorHandler((err, request, reply) => replyWithError(err, request, reply, bodyLimit));
-  app.setNotFoundHandler((request, reply) => sendError(errors.notFound(request.method, request.url), request, reply));
+  // The path without the query string: a query can carry secrets (tokens, keys) that must not be echoed.
+  app.setNotFoundHandler((request, reply) => sendError(errors.notFound(request.method, request.url.split('?', 1)[0]), request, reply));
 }
