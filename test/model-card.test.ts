@@ -9,10 +9,10 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { SHARED_DATA, testWithSharedData } from './helpers/shared-data.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
-const data = join(root, '..', 'shared', 'data');
 const card = readFileSync(join(root, 'models', 'reference', 'README.md'), 'utf8');
 
 const SPLITS = [
@@ -27,12 +27,12 @@ function cardTable(heading: string): string[] {
 }
 
 for (const { split, heading, files } of SPLITS) {
-  t.test(`model card, ${split}: the table is what warm-serve eval prints`, async (t) => {
+  testWithSharedData(`model card, ${split}: the table is what warm-serve eval prints`, async (t) => {
     const { stdout } = await run(process.execPath, [
       join(root, 'dist', 'cli', 'main.js'), 'eval',
       '--model', join(root, 'models', 'reference'),
       '--split', `${join(root, 'models', 'recipe', 'splits.json')}:${split}`,
-      '--data', ...files.map((f) => join(data, f)),
+      '--data', ...files.map((f) => join(SHARED_DATA, f)),
     ]);
     const printed = stdout.split('\n').filter((line) => line.startsWith('|'));
     t.equal(printed.length, 11, 'header, rule, model, 6 members, mean member, ensemble');

@@ -4,11 +4,11 @@ import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { Tokenizer } from 'tokenizers';
 import { llama2cEncode, readLlama2cVocab } from './fixtures/recipe/llama2c-encoder.js';
+import { SHARED_DATA as DATA, testWithSharedData } from './helpers/shared-data.js';
 
 // The converted HF tokenizer (models/reference/tokenizer.json, used by the server) must encode
 // every preference text exactly as llama2.c encodes it with tok512.bin, the tokenizer the
 // pretrained checkpoint was trained with.
-const DATA = join(import.meta.dirname, '..', '..', 'shared', 'data');
 const TOKENIZER = join(import.meta.dirname, '..', 'models', 'reference', 'tokenizer.json');
 
 function preferenceTexts(): Map<string, string[]> {
@@ -30,7 +30,7 @@ function preferenceTexts(): Map<string, string[]> {
   return texts;
 }
 
-t.test('the helper reproduces llama2.c on known strings', async (t) => {
+testWithSharedData('the helper reproduces llama2.c on known strings', async (t) => {
   const vocab = readLlama2cVocab(join(DATA, 'pretrained', 'tok512.bin'));
   // ids from llama2.c's reference merge loop (models/recipe/llama2c.py encode_naive)
   t.same(llama2cEncode(vocab, 'Hello world'), [1, 346, 306, 414, 263, 304, 341]);
@@ -38,7 +38,7 @@ t.test('the helper reproduces llama2.c on known strings', async (t) => {
     [1, 261, 412, 412, 412, 410, 410, 268, 430, 13, 13, 440, 425, 423, 303, 467, 410, 444]);
 });
 
-t.test('tokenizer.json matches the llama2.c encoding on every preference text', async (t) => {
+testWithSharedData('tokenizer.json matches the llama2.c encoding on every preference text', async (t) => {
   const vocab = readLlama2cVocab(join(DATA, 'pretrained', 'tok512.bin'));
   const tokenizer = Tokenizer.fromFile(TOKENIZER);
   for (const [file, texts] of preferenceTexts()) {
