@@ -57,7 +57,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: requestId,
     bodyLimit: config.body_limit_bytes,
-    return503OnClosing: true,
+    // While it closes, requests still get the routes' answers: 503 draining has Retry-After
+    // (fastify's own closing 503 has none); connections.ts closes the connections.
+    return503OnClosing: false,
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);

@@ -2,12 +2,14 @@
  * Start and stop a server around one model: listen first (so /health answers and /ready says
  * "starting" while the model loads), load the model, warm it up, then turn /ready green.
  * Stopping drains: /ready turns 503, new requests get 503 draining, queued and in-flight
- * requests finish, then the socket closes.
+ * requests finish, then the listener and the connections close without racing their clients
+ * (drain_linger_ms, connections.ts).
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { batchingSettings, type ServeConfig } from '../config/schema.js';
 import { createScoringService, type LoadedScoringService, type ScoringServiceOptions } from '../scoring/service.js';
 import { buildApp, type App } from './app.js';
+import { closeListener, unusedClosed } from './connections.js';
 
 /** A listening server and how to stop it. */
 export interface RunningServer extends App {
@@ -63,22 +65,27 @@ export async function startServer(
     (stopping ??= (async () => {
       state.startDraining();
       const timeoutMs = config.drain_timeout_ms;
-      app.log.info({ drain_timeout_ms: timeoutMs, queued_items: service.stats.queuedItems }, 'draining');
+      app.log.info({ drain_timeout_ms: timeoutMs, drain_linger_ms: config.drain_linger_ms, queued_items: service.stats.queuedItems }, 'draining');
       const started = performance.now();
+      const left = () => timeoutMs - (performance.now() - started);
       // The queue itself fails what is still queued once timeoutMs has passed (503 draining).
       await service.drain(timeoutMs);
-      const drainedInTime = performance.now() - started < timeoutMs;
+      const drainedInTime = left() > 0;
+      const drainMs = Math.round(performance.now() - started);
+      // Work done: stop listening and close the connections without racing their clients.
+      const listener = await closeListener(app, config.drain_linger_ms, started + timeoutMs);
       let timer: NodeJS.Timeout | undefined;
       const closed = await Promise.race([
         app.close().then(() => true), // waits for in-flight responses to be written
-        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(1000, timeoutMs - (performance.now() - started))))),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(1000, left())))),
       ]);
       clearTimeout(timer);
       // Out of time: cut what is left (e.g. a client still sending its body) so the process exits now.
       if (!closed) app.server.closeAllConnections();
       const inTime = drainedInTime && closed;
-      if (inTime) app.log.info('drained; bye');
-      else app.log.error({ drain_timeout_ms: timeoutMs }, 'drain timeout passed with work left; queued requests got 503 draining');
+      const timings = { drain_ms: drainMs, ...listener, unused: unusedClosed(app), total_ms: Math.round(performance.now() - started) };
+      if (inTime) app.log.info(timings, 'drained; bye');
+      else app.log.error({ drain_timeout_ms: timeoutMs, ...timings }, 'drain timeout passed with work left; queued requests got 503 draining');
       return inTime;
     })());
 
