@@ -22,8 +22,8 @@ const PROVIDERS: Record<Exclude<Device, 'auto'>, string[]> = {
 const AUTO_ORDER: Exclude<Device, 'auto'>[] = ['cuda', 'webgpu', 'cpu'];
 
 const INSTALL_HINT: Record<Exclude<Device, 'auto' | 'cpu'>, string> = {
-  cuda: "install onnxruntime-node's CUDA 12 binaries (ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci, or use docker/Dockerfile.gpu) and make CUDA 12 + cuDNN 9 libraries loadable",
-  tensorrt: "install onnxruntime-node's CUDA 12 binaries (ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci) and TensorRT 10 libraries on the library path",
+  cuda: "install onnxruntime-node's CUDA 12 binaries (after npm ci: ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install, or use docker/Dockerfile.gpu) and make CUDA 12 + cuDNN 9 libraries loadable",
+  tensorrt: "install onnxruntime-node's CUDA 12 binaries (after npm ci: ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install) and TensorRT 10 libraries on the library path",
   webgpu: 'needs a GPU with Vulkan drivers: install libvulkan1 and the vendor driver (e.g. the NVIDIA driver, or mesa-vulkan-drivers)',
 };
 
