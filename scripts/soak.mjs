@@ -79,14 +79,20 @@ const KINDS = [
     return res.status === 200 ? close(res.json.data[0].probs[0], want) || 'classify differs from /v1/score' : res;
   } },
   { name: 'bad_request', weight: 12, run: async (url) => {
-    const [body, status] = pick([
+    const [body, status, path = '/v1/score'] = pick([
       ['{"items": [{"text": "a"}', 400],
       [{ items: [{ prompt: 'no completion' }] }, 422],
       [{ items: Array(300).fill({ text: 'a' }) }, 413],
       ['['.repeat(1000) + ']'.repeat(1000), 413],
       [{ items: [{ text: 'x'.repeat(40_000) }] }, 413],
+      // issue 19's shapes: lists far over every limit (refused before parsing), many bad messages
+      // (validation stops at the first bad item), too many messages, an over-long rerank
+      [`{"items":[${'1,'.repeat(200_000)}1]}`, 413],
+      [{ items: Array(64).fill({ messages: Array(512).fill({}) }) }, 422],
+      [{ items: [{ messages: Array(2000).fill({ role: 'user', content: 'x' }) }] }, 413],
+      [{ query: 'q', texts: Array(100).fill('t') }, 413, '/rerank'],
     ]);
-    const res = await post(dispatcher, `${url}/v1/score`, body);
+    const res = await post(dispatcher, `${url}${path}`, body);
     return (res.status === status && typeof res.json?.error_type === 'string') || res;
   } },
   { name: 'abort', weight: 10, run: async (url) => {

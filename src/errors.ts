@@ -68,6 +68,11 @@ export const errors = {
       'payload_too_large',
       `body: JSON nested deeper than the limit of ${limit} levels; send a flatter request (max_json_depth)`,
     ),
+  tooManyElements: (field: string, limit: number) =>
+    new WarmServeError(
+      'payload_too_large',
+      `${field}: a list of more than ${limit} elements, beyond every list limit (max_items_per_request, max_completions_per_rank, max_messages_per_item); split the request`,
+    ),
   unsupportedMediaType: (contentType: string) =>
     new WarmServeError(
       'unsupported_media_type',

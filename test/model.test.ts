@@ -141,17 +141,18 @@ t.test('graphs the engine cannot use are refused at load time', async (t) => {
 t.test('formatting: template, raw text, chat template', async (t) => {
   const path = await copyOfReference(t, (d) => writeFile(join(d, 'warm.json'), JSON.stringify({ template: 'Q: {prompt}\nA: {completion}' })));
   const f = new InputFormatter(await loadModelDirectory(path));
-  t.equal(f.format({ prompt: 'a {completion} b', completion: 'c {prompt}' }, 0), 'Q: a {completion} b\nA: c {prompt}', 'slots are filled verbatim, once');
-  t.equal(f.format({ text: 'raw <s> text' }, 0), 'raw <s> text');
-  const chat = f.format({ messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello!' }] }, 0);
+  t.teardown(() => f.close());
+  t.equal(await f.format({ prompt: 'a {completion} b', completion: 'c {prompt}' }, 0), 'Q: a {completion} b\nA: c {prompt}', 'slots are filled verbatim, once');
+  t.equal(await f.format({ text: 'raw <s> text' }, 0), 'raw <s> text');
+  const chat = await f.format({ messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello!' }] }, 0);
   t.match(chat, /Hi[\s\S]*Hello!/, 'the chat template renders both turns in order');
   t.notMatch(chat, /Assistant:\s*$/, 'no generation prompt is appended');
-  t.throws(() => f.format({ messages: [{ role: 'wizard', content: 'x' }] }, 3), { type: 'validation_error', message: /^items\[3\]\.messages: chat template rejected/ });
-  t.throws(() => f.format({} as never, 2), { type: 'validation_error', message: /^items\[2\]: expected/ });
+  await t.rejects(f.format({ messages: [{ role: 'wizard', content: 'x' }] }, 3), { type: 'validation_error', message: /^items\[3\]\.messages: chat template rejected/ });
+  await t.rejects(f.format({} as never, 2), { type: 'validation_error', message: /^items\[2\]: expected/ });
 
   const plain = await copyOfReference(t, (d) => editJson(join(d, 'tokenizer_config.json'), (j) => delete j.chat_template));
   const g = new InputFormatter(await loadModelDirectory(plain));
-  t.throws(() => g.format({ messages: [{ role: 'user', content: 'x' }] }, 5), {
+  await t.rejects(g.format({ messages: [{ role: 'user', content: 'x' }] }, 5), {
     type: 'validation_error',
     status: 422,
     message: /^items\[5\]\.messages: model '.+' has no chat_template in tokenizer_config\.json/,
@@ -163,7 +164,9 @@ t.test('chat template sees bos/eos tokens', async (t) => {
     j.chat_template = '{{ bos_token }}{% for m in messages %}[{{ m.role }}]{{ m.content }}{{ eos_token }}{% endfor %}{% if add_generation_prompt %}GEN{% endif %}';
   }));
   const dir = await loadModelDirectory(path);
-  const text = new InputFormatter(dir).format({ messages: [{ role: 'user', content: 'hi' }] }, 0);
+  const formatter = new InputFormatter(dir);
+  t.teardown(() => formatter.close());
+  const text = await formatter.format({ messages: [{ role: 'user', content: 'hi' }] }, 0);
   t.equal(text, `${dir.bosToken}[user]hi${dir.eosToken}`);
   const tok = await ModelTokenizer.load(dir);
   const [fromChat] = await tok.encode([text]);

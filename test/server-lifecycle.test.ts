@@ -3,61 +3,12 @@
  * SIGTERM drains (queued requests finish, /ready and new requests get 503, exit 0).
  * Runs the built CLI (dist/; `npm test` builds first).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
-
-const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-
-interface Child {
-  proc: ChildProcess;
-  lines: Record<string, any>[];
-  stderr: string[];
-  exit: Promise<number | null>;
-  /** Resolves with the first log line matching `predicate`. */
-  waitFor(predicate: (line: Record<string, any>) => boolean): Promise<Record<string, any>>;
-}
-
-function serve(args: string[], env: NodeJS.ProcessEnv = {}): Child {
-  const proc = spawn(process.execPath, [CLI, 'serve', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: Record<string, any>[] = [];
-  const stderr: string[] = [];
-  const waiters: { predicate: (l: Record<string, any>) => boolean; resolve: (l: Record<string, any>) => void }[] = [];
-  createInterface({ input: proc.stdout! }).on('line', (text) => {
-    let line: Record<string, any>;
-    try {
-      line = JSON.parse(text);
-    } catch {
-      line = { text };
-    }
-    lines.push(line);
-    for (const w of [...waiters]) {
-      if (w.predicate(line)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(line);
-      }
-    }
-  });
-  createInterface({ input: proc.stderr! }).on('line', (text) => stderr.push(text));
-  const exit = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  const waitFor = (predicate: (line: Record<string, any>) => boolean) => {
-    const seen = lines.find(predicate);
-    if (seen) return Promise.resolve(seen);
-    return new Promise<Record<string, any>>((resolve, reject) => {
-      waiters.push({ predicate, resolve });
-      void exit.then((code) => reject(new Error(`serve exited (${code}) first; stderr: ${stderr.join('\n')}`)));
-    });
-  };
-  return { proc, lines, stderr, exit, waitFor };
-}
+import { serve, untilReady } from './helpers/serve-process.js';
 
 /** Poll /metrics until `n` items are queued; false if they never are. */
 async function waitQueued(url: string, n: number): Promise<boolean> {
@@ -67,16 +18,6 @@ async function waitQueued(url: string, n: number): Promise<boolean> {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   return false;
-}
-
-/** Wait for the child's 'ready' line (killing it at test end if still running); returns its URL. */
-async function untilReady(t: Test, child: Child): Promise<string> {
-  t.teardown(() => {
-    if (child.proc.exitCode === null) child.proc.kill('SIGKILL');
-  });
-  const { url } = await child.waitFor((l) => typeof l.url === 'string');
-  await child.waitFor((l) => l.msg === 'ready');
-  return url;
 }
 
 async function score(url: string, text: string) {

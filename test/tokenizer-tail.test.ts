@@ -9,6 +9,7 @@ import { ModelTokenizer, type EncodedItem } from '../src/model/tokenizer.js';
 import { tailOf, tailRule } from '../src/model/tokenizer-tail.js';
 // @ts-expect-error bench/ is plain JavaScript without declarations
 import { allItems } from '../bench/data.mjs';
+import { testWithSharedData } from './helpers/shared-data.js';
 
 // Tail encoding (src/model/tokenizer-tail.ts) must give exactly what encoding the whole text
 // gives: the same kept ids and truncated flag for every text the server can see.
@@ -49,11 +50,11 @@ t.test('the reference tokenizer qualifies for tail encoding', async (t) => {
   }
 });
 
-t.test('every preference item, formatted as the server formats it, encodes the same both ways', async (t) => {
+testWithSharedData('every preference item, formatted as the server formats it, encodes the same both ways', async (t) => {
   const dir = await loadModelDirectory(REFERENCE);
   t.equal(dir.template, '{prompt}{completion}');
   const formatter = new InputFormatter(dir);
-  const texts = (allItems() as { prompt: string; completion: string }[]).map((item, i) => formatter.format(item, i));
+  const texts = await formatter.formatAll(allItems() as { prompt: string; completion: string }[]);
   for (const maxLength of [dir.maxLength, 32]) {
     const tok = await tokenizerFor(dir, maxLength);
     const tails = await compareBothWays(t, tok, texts, `max_length ${maxLength}`);

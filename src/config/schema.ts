@@ -53,9 +53,21 @@ export const ServeConfigSchema = z.strictObject({
   max_chars_per_item: count(1)
     .default(32768)
     .describe('most characters in one item (prompt + completion, all messages, or text); more gets 413'),
+  max_messages_per_item: count(1)
+    .default(1024)
+    .describe('most messages in one chat item; more gets 413 before the body is validated'),
   max_json_depth: count(1)
     .default(32)
     .describe('deepest nesting of arrays and objects in a request body; deeper gets 413 before the body is parsed'),
+  request_timeout_ms: count(1000)
+    .default(30000)
+    .describe('most time a client may take to send one request (headers and body); slower gets 408 and the connection is closed'),
+  max_connections: count(0)
+    .default(4096)
+    .describe('most open client connections; more are closed at once (0 = no cap). Behind a load balancer it pools connections, so this bounds direct clients'),
+  template_timeout_ms: count(1)
+    .default(2000)
+    .describe("most time the chat template may take to render one request's messages (in a worker thread); longer gets 422"),
   api_keys: z
     .array(apiKey)
     .default([])

@@ -9,7 +9,7 @@ import { resolveBatchingOptions, type BatchingOptions } from '../batching/option
 import { BatchQueue, type QueueStats } from '../batching/queue.js';
 import { loadModelDirectory, type ModelDirectory } from '../model/directory.js';
 import type { Engine } from '../model/engine.js';
-import { InputFormatter } from '../model/format.js';
+import { InputFormatter, type TemplateBudget } from '../model/format.js';
 import { OnnxEngine, type OnnxEngineOptions } from '../model/onnx-engine.js';
 import { ModelTokenizer } from '../model/tokenizer.js';
 import { EnsembleEngine } from '../model/ensemble-engine.js';
@@ -31,6 +31,8 @@ export interface ScoringServiceOptions {
   ensemble?: boolean;
   /** λ of the 'uwo' aggregate, mean − λ·variance. Default 0.5. */
   uwoLambda?: number;
+  /** The chat template's rendering budget (default: 2 s per request). */
+  template?: TemplateBudget;
 }
 
 /** A ScoringService with its loaded parts visible (for the CLI, eval and health checks). */
@@ -62,7 +64,7 @@ export async function createScoringService(modelDir: string, options: ScoringSer
   if (batching.max_batch_tokens < dir.maxLength) {
     throw errors.validation('max_batch_tokens', `${batching.max_batch_tokens} is below the model's max_length ${dir.maxLength}; one full-length item must fit a batch`);
   }
-  const formatter = new InputFormatter(dir);
+  const formatter = new InputFormatter(dir, options.template);
   const tokenizer = await ModelTokenizer.load(dir);
   const defaultEngine = options.ensemble ? createEnsembleEngine : createOnnxEngine;
   const engine: Engine = await (options.createEngine ?? ((d, t) => defaultEngine(d, t, options.engine)))(dir, tokenizer);
@@ -89,7 +91,7 @@ export async function createScoringService(modelDir: string, options: ScoringSer
   /** Format, tokenize, check lengths and enqueue; resolves once the items are in the queue. */
   async function admit(items: ScoreInput[], opts: ScoreOptions, withMembers: boolean) {
     const start = performance.now();
-    const texts = items.map((item, i) => formatter.format(item, i));
+    const texts = await formatter.formatAll(items);
     // Exact lengths only where an error quotes them; otherwise long texts are encoded from their tail.
     const encoded = await tokenizer.encode(texts, { exactLength: opts.truncate === false });
     if (opts.truncate === false) {
@@ -137,6 +139,7 @@ export async function createScoringService(modelDir: string, options: ScoringSer
     },
     score,
     async warmup() {
+      await formatter.warmup();
       // Straight to the engine: a real forward pass, without touching queue metrics.
       const [item] = await tokenizer.encode(['warm-up']);
       await engine.run([item.ids], { members: true });
@@ -146,7 +149,7 @@ export async function createScoringService(modelDir: string, options: ScoringSer
         const start = performance.now();
         await Promise.allSettled([...admitting]);
         await queue.drain(Math.max(0, timeoutMs - (performance.now() - start)));
-        await engine.release();
+        await Promise.all([engine.release(), formatter.close()]);
       })();
       return drained;
     },

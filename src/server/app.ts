@@ -57,14 +57,24 @@ export async function buildApp(options: AppOptions): Promise<App> {
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: requestId,
     bodyLimit: config.body_limit_bytes,
+    // A client that trickles or stalls its request gets 408 and loses the connection (Node's
+    // default has no limit on the body). Node checks these timeouts every
+    // connectionsCheckingInterval (30 s by default): 1 s enforces them within a second.
+    requestTimeout: config.request_timeout_ms,
+    http: { connectionsCheckingInterval: 1000, headersTimeout: Math.min(60_000, config.request_timeout_ms) },
     // While it closes, requests still get the routes' answers: 503 draining has Retry-After
     // (fastify's own closing 503 has none); connections.ts closes the connections.
     return503OnClosing: false,
   }).withTypeProvider<ZodTypeProvider>();
 
+  if (config.max_connections > 0) {
+    app.server.maxConnections = config.max_connections;
+    // Node closes a connection over the cap as soon as it is accepted.
+    app.server.on('drop', () => metrics.rejected('max_connections'));
+  }
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(zodSerializerCompiler);
-  installJsonBody(app, config.max_json_depth);
+  installJsonBody(app, config);
   installErrorHandlers(app, config.body_limit_bytes);
   installRequestLog(app, metrics);
   installAuth(app, ApiKeys.fromConfig(config), config.public_paths, metrics);

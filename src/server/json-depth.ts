@@ -1,7 +1,10 @@
 /**
- * How deeply a JSON text nests, measured on the raw text before it is parsed: a flat scan
- * (no recursion, so 100k open brackets cost one pass and no stack) that stops as soon as the
- * limit is passed. Brackets inside strings do not count.
+ * How deeply a JSON text nests and how long its lists are, measured on the raw text before it
+ * is parsed: a flat scan (no recursion, so 100k open brackets cost one pass and no stack) that
+ * stops as soon as a limit is passed. Brackets and commas inside strings do not count.
+ * Parsing and validating cost time per element: a 4 MB body of 2,000,000 one-digit items took
+ * 100 ms to parse on a 2-core machine and 77 s to validate, while this scan stops after the
+ * first few thousand elements.
  */
 
 const QUOTE = 0x22;
@@ -10,21 +13,73 @@ const OPEN_ARRAY = 0x5b;
 const OPEN_OBJECT = 0x7b;
 const CLOSE_ARRAY = 0x5d;
 const CLOSE_OBJECT = 0x7d;
+const COMMA = 0x2c;
+const COLON = 0x3a;
 
-/** Whether arrays and objects in `text` nest deeper than `limit` levels (`[]` is one level). */
-export function nestsDeeperThan(text: string, limit: number): boolean {
-  let depth = 0;
+/** What a scan found over its limits, if anything. */
+export type ShapeProblem =
+  | { kind: 'depth' }
+  /** A list with more than the allowed elements, at `path` (e.g. `items[0].messages`). */
+  | { kind: 'list'; path: string };
+
+/** A container open at one level of the scan. */
+interface Level {
+  array: boolean;
+  /** Arrays: elements seen so far (commas + 1 once a value started). Objects: unused. */
+  elements: number;
+  /** Objects: the last key read. */
+  key: string;
+}
+
+/**
+ * The first way `text` breaks the limits: nesting deeper than `maxDepth` levels (`[]` is one
+ * level), or a list of more than `maxElements` elements. Undefined when it keeps them.
+ */
+export function jsonShapeProblem(text: string, maxDepth: number, maxElements: number): ShapeProblem | undefined {
+  const levels: Level[] = [];
+  let valueStarted = false; // inside the innermost array: whether the current element has begun
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
+    if (c <= 0x20) continue; // whitespace
+    const top = levels[levels.length - 1];
+    if (top?.array && !valueStarted && c !== CLOSE_ARRAY) {
+      valueStarted = true;
+      if (++top.elements > maxElements) return { kind: 'list', path: pathOf(levels) };
+    }
     if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
-      if (++depth > limit) return true;
+      if (levels.length >= maxDepth) return { kind: 'depth' };
+      levels.push({ array: c === OPEN_ARRAY, elements: 0, key: '' });
+      valueStarted = false;
     } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) {
-      depth--;
+      levels.pop();
+      valueStarted = true;
+    } else if (c === COMMA) {
+      valueStarted = false;
     } else if (c === QUOTE) {
-      i = closingQuote(text, i);
+      const close = closingQuote(text, i);
+      // A string followed by ':' is an object key.
+      if (top && !top.array && nextNonSpace(text, close + 1) === COLON) top.key = text.slice(i + 1, close);
+      i = close;
     }
   }
-  return false;
+  return undefined;
+}
+
+/** `items[3].messages` for the open levels (the innermost array's index is its last element). */
+function pathOf(levels: Level[]): string {
+  let path = '';
+  levels.forEach((level, depth) => {
+    if (depth === levels.length - 1) return;
+    path += level.array ? `[${level.elements - 1}]` : `${path === '' ? '' : '.'}${level.key}`;
+  });
+  return path === '' ? 'body' : path;
+}
+
+/** The code of the first non-whitespace character at or after `from` (NaN at the end). */
+function nextNonSpace(text: string, from: number): number {
+  let at = from;
+  while (at < text.length && text.charCodeAt(at) <= 0x20) at++;
+  return text.charCodeAt(at);
 }
 
 /** Index of the quote that closes the string opening at `open` (text.length when unterminated). */

@@ -78,7 +78,7 @@ export class ServerMetrics {
   });
   private readonly rejections = new Counter({
     name: 'warm_serve_rejections_total',
-    help: 'Requests refused before scoring, by reason (queue_items, queue_tokens, queue_timeout, draining, not_ready, too_large, request_limits, unauthorized)',
+    help: 'Requests refused before scoring, by reason (queue_items, queue_tokens, queue_timeout, draining, not_ready, too_large, request_limits, unauthorized, max_connections)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
@@ -143,7 +143,7 @@ export class ServerMetrics {
   }
 
   /** The HTTP layer refused a request before it reached the queue. */
-  rejected(reason: 'not_ready' | 'draining' | 'request_limits' | 'unauthorized'): void {
+  rejected(reason: 'not_ready' | 'draining' | 'request_limits' | 'unauthorized' | 'max_connections'): void {
     this.rejections.inc({ reason });
   }
 }

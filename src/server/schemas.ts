@@ -23,7 +23,7 @@ export const PromptCompletionItemSchema = z
   .meta({ id: 'PromptCompletionItem', description: "formatted with the model's template (warm.json)" });
 
 export const ChatItemSchema = z
-  .strictObject({ messages: z.array(MessageSchema).min(1) })
+  .strictObject({ messages: z.array(MessageSchema).min(1).describe('at most max_messages_per_item messages (413 beyond)') })
   .meta({ id: 'ChatItem', description: "formatted with the tokenizer's chat template" });
 
 export const TextItemSchema = z
@@ -162,6 +162,7 @@ export const InfoResponseSchema = z
       max_items_per_request: z.int(),
       max_completions_per_rank: z.int(),
       max_chars_per_item: z.int(),
+      max_messages_per_item: z.int(),
       max_json_depth: z.int(),
     }),
   })

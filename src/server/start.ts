@@ -47,6 +47,7 @@ export async function startServer(
       observer: metrics.batchObserver,
       ensemble: config.ensemble,
       uwoLambda: config.uwo_lambda,
+      template: { timeoutMs: config.template_timeout_ms },
       ...overrides,
     });
     await service.warmup();

@@ -11,10 +11,10 @@ export interface ValidationEntry {
   params: Record<string, unknown>;
 }
 
-/** A zod issue as carried inside `params.errors` of a union failure. */
+/** A zod issue, or one carried inside `params.errors` of a union failure. */
 interface ZodIssueLike {
   code: string;
-  path: PropertyKey[];
+  path: readonly PropertyKey[];
   message: string;
   keys?: string[];
   errors?: ZodIssueLike[][];
@@ -23,7 +23,7 @@ interface ZodIssueLike {
 const MAX_ISSUES = 5;
 
 /** `items[0].messages[1].role`, or `body` for the root. */
-function fieldPath(segments: PropertyKey[]): string {
+function fieldPath(segments: readonly PropertyKey[]): string {
   let out = '';
   for (const segment of segments) {
     const s = String(segment);
@@ -49,24 +49,38 @@ function describe(issue: ZodIssueLike, base: PropertyKey[]): string {
 }
 
 /**
- * A score item matched none of its three shapes. When one shape is clearly the closest (fewest
- * problems), name what is wrong with it; otherwise list the shapes.
+ * A score item matched none of its three shapes. The shapes whose keys the item has are the
+ * candidates (an item with `messages` is a chat, however many of its messages are wrong); when
+ * one of them is clearly the closest (fewest problems), name what is wrong with it; otherwise
+ * list the shapes.
  */
-function describeUnion(branches: ZodIssueLike[][], path: PropertyKey[]): string {
+function describeUnion(allBranches: ZodIssueLike[][], path: PropertyKey[]): string {
+  const keysMatch = allBranches.filter((b) => !b.some((i) => i.path.length === 0 && i.code === 'unrecognized_keys'));
+  const branches = keysMatch.length > 0 ? keysMatch : allBranches;
   const sizes = branches.map((b) => b.length);
   const fewest = Math.min(...sizes);
   const closest = branches.filter((b) => b.length === fewest);
   const rootTypeError = closest[0]?.some((i) => i.path.length === 0 && i.code === 'invalid_type');
-  if (closest.length === 1 && !rootTypeError) return closest[0].map((i) => describe(i, path)).join('; ');
+  if (closest.length === 1 && !rootTypeError) return issuesMessage(closest[0], path);
   return `${fieldPath(path)}: expected an object of one of the shapes {"prompt", "completion"}, {"messages"} or {"text"}`;
 }
 
-/** One line naming every invalid field (the first few, then a count). */
+/**
+ * One line naming the first few invalid fields of zod issues under `base`, then a count of the
+ * rest (`total` issues in all). Only the shown issues are formatted: a body can carry millions.
+ */
+export function issuesMessage(issues: readonly ZodIssueLike[], base: PropertyKey[] = [], total = issues.length): string {
+  const shown = issues.slice(0, MAX_ISSUES).map((issue) => describe(issue, base)).join('; ');
+  return total > MAX_ISSUES ? `${shown}; and ${total - MAX_ISSUES} more` : shown;
+}
+
+/** The same line for fastify's validation entries (zod issues with their path in instancePath). */
 export function validationMessage(entries: ValidationEntry[]): string {
-  const lines = entries.map((e) => {
-    const path = e.instancePath.split('/').filter((s) => s !== '');
-    return describe({ ...e.params, code: e.keyword, path: [], message: e.message ?? 'invalid' }, path);
-  });
-  const shown = lines.slice(0, MAX_ISSUES).join('; ');
-  return lines.length > MAX_ISSUES ? `${shown}; and ${lines.length - MAX_ISSUES} more` : shown;
+  const issues = entries.slice(0, MAX_ISSUES).map((e) => ({
+    ...e.params,
+    code: e.keyword,
+    path: e.instancePath.split('/').filter((s) => s !== ''),
+    message: e.message ?? 'invalid',
+  }));
+  return issuesMessage(issues, [], entries.length);
 }

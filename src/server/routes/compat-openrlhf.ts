@@ -36,6 +36,9 @@ export function openRlhfRoute(app: ZodApp, ctx: ServerContext): void {
     {
       // OpenRLHF retries any failure (5 tries, 1 s apart) whatever the status, so ours stand.
       errorHandler: compatErrorHandler(ctx, {}),
+      preValidation: ctx.admission.bounds({
+        lists: ['query', 'prompts', 'labels'].map((field) => ({ field, limit: 'max_items_per_request' as const })),
+      }),
       schema: {
         summary: 'OpenRLHF remote reward model (--reward.remote_url)',
         description:

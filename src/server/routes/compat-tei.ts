@@ -66,7 +66,7 @@ export const TeiPredictResponseSchema = z
 export const TeiRerankRequestSchema = z
   .object({
     query: z.string().describe('the prompt'),
-    texts: z.array(z.string()).describe('the completions to rank (not empty)'),
+    texts: z.array(z.string()).describe('the completions to rank (not empty; at most max_completions_per_rank, 413 beyond)'),
     truncate: TruncateSchema,
     truncation_direction: TruncationDirectionSchema,
     raw_scores: RawScoresSchema,
@@ -106,6 +106,7 @@ export function teiRoutes(app: ZodApp, ctx: ServerContext): void {
     '/predict',
     {
       errorHandler: teiErrors(ctx),
+      preValidation: ctx.admission.bounds({ lists: [{ field: 'inputs', limit: 'max_items_per_request' }] }),
       schema: {
         summary: 'text-embeddings-inference /predict',
         description:
@@ -131,6 +132,8 @@ export function teiRoutes(app: ZodApp, ctx: ServerContext): void {
     '/rerank',
     {
       errorHandler: teiErrors(ctx),
+      // A rerank is a best-of-N over one query: the same limit as /v1/rank's completions.
+      preValidation: ctx.admission.bounds({ lists: [{ field: 'texts', limit: 'max_completions_per_rank' }] }),
       schema: {
         summary: 'text-embeddings-inference /rerank (best-of-N)',
         description:

@@ -75,6 +75,7 @@ export function vllmRoute(app: ZodApp, ctx: ServerContext): void {
     '/classify',
     {
       errorHandler: compatErrorHandler(ctx, VLLM_STATUSES),
+      preValidation: ctx.admission.bounds({ lists: [{ field: 'input', limit: 'max_items_per_request' }] }),
       schema: {
         summary: 'vLLM /classify (verl reward loop)',
         description:

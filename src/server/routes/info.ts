@@ -42,6 +42,7 @@ export function infoRoute(app: ZodApp, ctx: ServerContext): void {
           max_items_per_request: c.max_items_per_request,
           max_completions_per_rank: c.max_completions_per_rank,
           max_chars_per_item: c.max_chars_per_item,
+          max_messages_per_item: c.max_messages_per_item,
           max_json_depth: c.max_json_depth,
         },
       };

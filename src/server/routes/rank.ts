@@ -9,6 +9,7 @@ export function rankRoute(app: ZodApp, ctx: ServerContext): void {
   app.post(
     '/v1/rank',
     {
+      preValidation: ctx.admission.bounds({ lists: [{ field: 'completions', limit: 'max_completions_per_rank' }] }),
       schema: {
         summary: 'Rank completions of one prompt (best-of-N)',
         description:

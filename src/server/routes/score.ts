@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify';
 import type { ScoreResult } from '../../scoring/types.js';
 import type { ServerContext, ZodApp } from '../context.js';
 import { memberOutput } from '../member-output.js';
-import { ErrorResponseSchema, ScoreRequestSchema, ScoreResponseSchema } from '../schemas.js';
+import { ErrorResponseSchema, ScoreItemSchema, ScoreRequestSchema, ScoreResponseSchema } from '../schemas.js';
 
 /** An AbortSignal that fires when the client goes away before its response is written. */
 export function clientGone(reply: FastifyReply): AbortSignal {
@@ -33,6 +33,10 @@ export function scoreRoute(app: ZodApp, ctx: ServerContext): void {
   app.post(
     '/v1/score',
     {
+      preValidation: ctx.admission.bounds({
+        lists: [{ field: 'items', limit: 'max_items_per_request' }],
+        items: { field: 'items', schema: ScoreItemSchema },
+      }),
       schema: {
         summary: 'Score items',
         description:
