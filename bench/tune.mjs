@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { startServer } from './server.mjs';
 import { padBatch } from '../dist/model/padded-batch.js';
 import { zodSerializerCompiler } from '../dist/server/serializer.js';
-import { ScoreResponseSchema } from '../dist/server/schemas.js';
+import { ScoreResponseSchema } from '../dist/api/schemas.js';
 
 const { values } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, 'baseline-dist': { type: 'string' } },

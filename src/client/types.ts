@@ -1,6 +1,6 @@
 /**
  * Request and response types of the native API, derived from the server's own zod schemas
- * (src/server/schemas.ts). Type-only imports: the client never loads zod or fastify at run time.
+ * (src/api/schemas.ts). Type-only imports: the client never loads zod or fastify at run time.
  */
 import type { z } from 'zod';
 import type {
@@ -11,7 +11,7 @@ import type {
   ScoreItemSchema,
   ScoreRequestSchema,
   ScoreResponseSchema,
-} from '../server/schemas.js';
+} from '../api/schemas.js';
 
 /** What POST /v1/score accepts (optional fields may be left out). */
 export type ScoreRequest = z.input<typeof ScoreRequestSchema>;

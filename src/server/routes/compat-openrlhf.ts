@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import type { ServerContext, ZodApp } from '../context.js';
-import { ErrorResponseSchema } from '../schemas.js';
+import { ErrorResponseSchema } from '../../api/schemas.js';
 import { compatErrorHandler, scoreCompat } from './compat-scoring.js';
 
 export const OpenRlhfRequestSchema = z

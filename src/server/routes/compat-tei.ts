@@ -16,7 +16,7 @@ import { errors } from '../../errors.js';
 import type { ScoreInput } from '../../scoring/types.js';
 import { sigmoid } from '../activation.js';
 import type { ServerContext, ZodApp } from '../context.js';
-import { ErrorResponseSchema } from '../schemas.js';
+import { ErrorResponseSchema } from '../../api/schemas.js';
 import { compatErrorHandler, scoreCompat, type StatusMap } from './compat-scoring.js';
 
 /** TEI's label for the only class of a one-logit model without id2label (transformers' default). */

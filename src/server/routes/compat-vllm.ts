@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { sigmoid } from '../activation.js';
 import type { ServerContext, ZodApp } from '../context.js';
-import { ErrorResponseSchema } from '../schemas.js';
+import { ErrorResponseSchema } from '../../api/schemas.js';
 import { compatErrorHandler, scoreCompat, type StatusMap } from './compat-scoring.js';
 
 /** vLLM answers request errors with 400; verl retries 5xx (16 times, backing off) and never 4xx. */

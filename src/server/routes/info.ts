@@ -3,7 +3,7 @@ import { batchingSettings } from '../../config/schema.js';
 import { errors } from '../../errors.js';
 import { VERSION } from '../../version.js';
 import type { ServerContext, ZodApp } from '../context.js';
-import { ErrorResponseSchema, InfoResponseSchema } from '../schemas.js';
+import { ErrorResponseSchema, InfoResponseSchema } from '../../api/schemas.js';
 
 /** Register the route. */
 export function infoRoute(app: ZodApp, ctx: ServerContext): void {

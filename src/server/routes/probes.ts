@@ -1,6 +1,6 @@
 /** GET /health (liveness), GET /ready (readiness) and GET /metrics (Prometheus). */
 import type { ServerContext, ZodApp } from '../context.js';
-import { HealthResponseSchema, ReadyResponseSchema } from '../schemas.js';
+import { HealthResponseSchema, ReadyResponseSchema } from '../../api/schemas.js';
 
 /** Register the routes. */
 export function probeRoutes(app: ZodApp, ctx: ServerContext): void {

@@ -1,7 +1,7 @@
 /** POST /v1/rank: best-of-N, the completions of one prompt ordered by reward. */
 import type { ServerContext, ZodApp } from '../context.js';
 import { memberOutput } from '../member-output.js';
-import { ErrorResponseSchema, RankRequestSchema, RankResponseSchema } from '../schemas.js';
+import { ErrorResponseSchema, RankRequestSchema, RankResponseSchema } from '../../api/schemas.js';
 import { clientGone, recordOutcome } from './score.js';
 
 /** Register the route. */

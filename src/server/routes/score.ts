@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify';
 import type { ScoreResult } from '../../scoring/types.js';
 import type { ServerContext, ZodApp } from '../context.js';
 import { memberOutput } from '../member-output.js';
-import { ErrorResponseSchema, ScoreItemSchema, ScoreRequestSchema, ScoreResponseSchema } from '../schemas.js';
+import { ErrorResponseSchema, ScoreItemSchema, ScoreRequestSchema, ScoreResponseSchema } from '../../api/schemas.js';
 
 /** An AbortSignal that fires when the client goes away before its response is written. */
 export function clientGone(reply: FastifyReply): AbortSignal {

@@ -1,7 +1,9 @@
 /**
- * The wire format of the native API, as zod schemas. The same objects validate requests
- * (fastify-type-provider-zod), compile the response serialisers (fast-json-stringify) and
- * become the OpenAPI document, so the docs cannot drift from what the server does.
+ * The wire contract of the native API, as zod schemas shared by the server, the client
+ * (src/client/types.ts, types only) and the CLI (src/cli/score.ts validates input lines).
+ * In the server the same objects validate requests (fastify-type-provider-zod), compile the
+ * response serialisers (fast-json-stringify) and become the OpenAPI document, so the docs
+ * cannot drift from what the server does. This module loads neither fastify nor onnxruntime.
  * Request objects are strict: a misspelt field is a 422 naming it, not a silent default.
  */
 import { z } from 'zod';
