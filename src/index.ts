@@ -5,11 +5,11 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
-import { ConfigError } from './config/load.js';
+import { errors } from './errors.js';
 import { DEFAULT_MODEL_DIR, ServeConfigSchema, type ServeConfig } from './config/schema.js';
 import type { FormatChoice } from './merge/model-inputs.js';
-import type { SelectMethod } from './merge/selection.js';
-import { selectiveMerge, type SelectiveMergeSummary } from './merge/selective-merge.js';
+import type { SelectMethod } from './merge/select/selection.js';
+import { selectiveMerge, type SelectiveMergeSummary } from './merge/select/selective-merge.js';
 import type { Device } from './model/device.js';
 import { OFFLINE_BATCHING, scoreAll, type BulkOptions } from './scoring/bulk.js';
 import { createScoringService } from './scoring/service.js';
@@ -25,7 +25,7 @@ export { VERSION } from './version.js';
 export type { Aggregate } from './scoring/aggregate.js';
 export type { Device } from './model/device.js';
 export type { FormatChoice } from './merge/model-inputs.js';
-export type { SelectMethod } from './merge/selection.js';
+export type { SelectMethod } from './merge/select/selection.js';
 export type { ModelInfo, ScoredItem, ScoreInput, ScoreOptions, ScoreTimings } from './scoring/types.js';
 
 /**
@@ -58,8 +58,8 @@ export async function serve(settings: ServeSettings = {}, options: { logger?: Fa
   const given = Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined));
   const parsed = ServeConfigSchema.safeParse({ host: '127.0.0.1', log_level: 'silent', ...given });
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.map(String).join('.') || 'settings'}: ${issue.message}`);
-    throw new ConfigError(`invalid serve() settings:\n  ${problems.join('\n  ')}`);
+    const issues = parsed.error.issues.map((issue) => ({ setting: issue.path.map(String).join('.') || 'settings', problem: issue.message }));
+    throw errors.config(issues, 'invalid serve() settings');
   }
   const config = parsed.data;
   const running = await startServer(config, options.logger ?? createLogger(config.log_level));

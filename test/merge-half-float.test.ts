@@ -1,6 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { bfloat16Values, float16Values, toBfloat16Bits, toFloat16Bits } from '../src/merge/half-float.js';
+import { bfloat16Values, float16Values, toBfloat16Bits, toFloat16Bits } from '../src/merge/tensor/half-float.js';
 import { nearestHalfBits } from './fixtures/merge/nearest-half.js';
 
 t.test('float64 -> float16/bfloat16 is the nearest value, ties to even (vs brute-force reference)', async (t) => {

@@ -2,7 +2,7 @@ import t from 'tap';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { onnxTypes } from '../src/merge/onnx-schema.js';
+import { onnxTypes } from '../src/merge/onnx/onnx-schema.js';
 import { WarmServeError } from '../src/errors.js';
 import { VERSION } from '../src/version.js';
 import { loadModelDirectory } from '../src/model/directory.js';

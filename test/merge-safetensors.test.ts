@@ -9,9 +9,9 @@ import { nearestHalfBits } from './fixtures/merge/nearest-half.js';
 import { merge, tempDir } from './fixtures/merge/run-merge.js';
 import { WarmServeError } from '../src/errors.js';
 import { VERSION } from '../src/version.js';
-import { encodeSafetensorsHeader, parseSafetensorsHeader, readSafetensorsHeader } from '../src/merge/safetensors-file.js';
-import { FileAppender } from '../src/merge/file-appender.js';
-import { fileRangeReader } from '../src/merge/tensor-source.js';
+import { encodeSafetensorsHeader, parseSafetensorsHeader, readSafetensorsHeader } from '../src/merge/safetensors/safetensors-file.js';
+import { FileAppender } from '../src/merge/tensor/file-appender.js';
+import { fileRangeReader } from '../src/merge/tensor/tensor-source.js';
 import { open } from 'node:fs/promises';
 
 const out = (dir: string, file = 'model.safetensors') => readSafetensors(readFileSync(join(dir, file)));

@@ -7,7 +7,7 @@ import t from 'tap';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WarmServeError } from '../src/errors.js';
-import { readSafetensorsHeader } from '../src/merge/safetensors-file.js';
+import { readSafetensorsHeader } from '../src/merge/safetensors/safetensors-file.js';
 import { randomFloat, readSafetensors, rewardWeights, writeHfModel, writeOnnxModel, type RawTensor } from './fixtures/merge/builders.js';
 import { merge, tempDir } from './fixtures/merge/run-merge.js';
 

@@ -11,7 +11,7 @@ import t from 'tap';
 import { run as mergeCli } from '../src/cli/merge.js';
 import { loadModelDirectory } from '../src/model/directory.js';
 import { loadMemberDirectories } from '../src/model/members.js';
-import { selectiveMerge, type SelectiveMergeOptions } from '../src/merge/selective-merge.js';
+import { selectiveMerge, type SelectiveMergeOptions } from '../src/merge/select/selective-merge.js';
 import { createScoringService } from '../src/scoring/service.js';
 import type { ScoreInput } from '../src/scoring/types.js';
 import { tempDir } from './fixtures/merge/run-merge.js';

@@ -2,8 +2,8 @@
 import { parseArgs } from 'node:util';
 import { WarmServeError } from '../errors.js';
 import type { FormatChoice } from '../merge/model-inputs.js';
-import { selectiveMerge } from '../merge/selective-merge.js';
-import { SELECT_METHODS, type SelectMethod } from '../merge/selection.js';
+import { selectiveMerge } from '../merge/select/selective-merge.js';
+import { SELECT_METHODS, type SelectMethod } from '../merge/select/selection.js';
 
 const HELP = `Usage: warm-serve merge --out DIR [options] INPUT INPUT...
 

@@ -1,5 +1,5 @@
 /** MERGE.md: the human-readable record of a merge (inputs, hashes, weights, distances, warnings, command). */
-import { INDEPENDENT_TRAINING_THRESHOLD } from './distance.js';
+import { INDEPENDENT_TRAINING_THRESHOLD } from './tensor/distance.js';
 import type { FormatMergeResult } from './merge-context.js';
 import { formatBytes } from './progress.js';
 import type { Provenance } from './provenance.js';

@@ -1,5 +1,5 @@
 /** What a per-format merge (safetensors, ONNX) receives from the orchestrator and reports back. */
-import type { ChunkBuffers } from './average-tensor.js';
+import type { ChunkBuffers } from './tensor/average-tensor.js';
 import type { Progress } from './progress.js';
 import type { StagedOutput } from './staged-output.js';
 import type { MergeWeights } from './weights.js';

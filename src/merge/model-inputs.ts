@@ -7,8 +7,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { errors } from '../errors.js';
-import { onnxPathOf } from './onnx-model.js';
-import { hasSafetensors } from './safetensors-model.js';
+import { onnxPathOf } from './onnx/onnx-model.js';
+import { hasSafetensors } from './safetensors/safetensors-model.js';
 
 /** A weight format the merger reads and writes. */
 export type Format = 'safetensors' | 'onnx';

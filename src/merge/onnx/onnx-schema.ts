@@ -1,14 +1,14 @@
 /**
- * ONNX protobuf messages through protobufjs and the vendored onnx.proto (Apache-2.0, see the file
- * header), parsed at runtime with the proto's snake_case field names. The .proto sits beside this
- * module in src/ and is copied beside it into dist/ by the build; the second candidate path lets a
- * dist/ build without the copy still find it in the source tree.
+ * ONNX protobuf messages through protobufjs and the vendored onnx.proto (Apache-2.0, see
+ * vendor/README.md), parsed at runtime with the proto's snake_case field names. The .proto sits in
+ * vendor/ beside this module in src/ and is copied to the same place in dist/ by the build; the
+ * second candidate path lets a dist/ build without the copy still find it in the source tree.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 
-const PROTO_CANDIDATES = [new URL('./onnx.proto', import.meta.url), new URL('../../src/merge/onnx.proto', import.meta.url)];
+const PROTO_CANDIDATES = [new URL('./vendor/onnx.proto', import.meta.url), new URL('../../../src/merge/onnx/vendor/onnx.proto', import.meta.url)];
 
 /** A protobuf int64 as decoded by protobufjs: a Long object, or a number once set by us. */
 export type Int64 = number | protobuf.Long;
@@ -121,7 +121,7 @@ export function int64ToNumber(v: Int64, what: string): number {
 }
 
 /** TensorProto.DataType values and their merger dtypes (others are refused or unsupported). */
-export const ONNX_DTYPES: Record<number, { onnx: string; dtype?: import('./dtype.js').DType }> = {
+export const ONNX_DTYPES: Record<number, { onnx: string; dtype?: import('../tensor/dtype.js').DType }> = {
   1: { onnx: 'FLOAT', dtype: 'F32' },
   2: { onnx: 'UINT8', dtype: 'U8' },
   3: { onnx: 'INT8', dtype: 'I8' },

@@ -7,11 +7,11 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { readFile, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
-import { errors } from '../errors.js';
-import { DTYPE_SIZE, elementCount, type DType } from './dtype.js';
+import { errors } from '../../errors.js';
+import { DTYPE_SIZE, elementCount, type DType } from '../tensor/dtype.js';
 import { EXTERNAL, int64ToNumber, ONNX_DTYPES, onnxTypes, type ModelProto, type TensorProto } from './onnx-schema.js';
-import { unsupportedTypeProblem } from './quantization.js';
-import { fileRangeReader, memoryReader, type TensorSource } from './tensor-source.js';
+import { unsupportedTypeProblem } from '../tensor/quantization.js';
+import { fileRangeReader, memoryReader, type TensorSource } from '../tensor/tensor-source.js';
 
 /** The model file name looked for in an input directory. */
 export const ONNX_FILE = 'model.onnx';

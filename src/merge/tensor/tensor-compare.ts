@@ -1,5 +1,5 @@
 /** Checks that M inputs hold the same tensors (names, dtypes, shapes) and none is quantized. */
-import { errors } from '../errors.js';
+import { errors } from '../../errors.js';
 import type { DType } from './dtype.js';
 import { quantizedTensorProblem } from './quantization.js';
 

@@ -6,7 +6,7 @@
  *            average with it is at least as accurate as the average without it.
  * Scoring is injected (SelectionScorer) so this file holds only the rules.
  */
-import type { Accuracy } from '../eval/accuracy.js';
+import type { Accuracy } from '../../eval/accuracy.js';
 
 /** The selection rules `--select` accepts. */
 export const SELECT_METHODS = ['uniform', 'top-k', 'greedy'] as const;

@@ -3,11 +3,11 @@
  * chunk at its offset, decoded to float64, accumulated in float64 in input order, rounded back
  * to the tensor's dtype (nearest, ties to even) and handed to the writer. Peak memory is M chunks, whatever the model size.
  */
-import { errors } from '../errors.js';
+import { errors } from '../../errors.js';
 import type { DistanceAccumulator } from './distance.js';
 import { DTYPE_SIZE, decodeFloats, encodeFloats, isFloat } from './dtype.js';
 import type { TensorSource } from './tensor-source.js';
-import type { MergeWeights } from './weights.js';
+import type { MergeWeights } from '../weights.js';
 
 /** Elements per chunk: 2 MiB of float64 per input. */
 export const CHUNK_ELEMENTS = 1 << 18;

@@ -1,6 +1,6 @@
 /**
  * `warm-serve merge` with `--select` / `--data` / `--calibrate`: score the inputs on held-out
- * preference pairs, choose the members (src/merge/selection.ts; greedy steps are real merges
+ * preference pairs, choose the members (src/merge/select/selection.ts; greedy steps are real merges
  * into a temporary directory, scored like any model), merge the chosen ones, then score the
  * merged model (its accuracy, and the reward mean/std to store as `normalization`) and add it
  * all to warm.json and MERGE.md. Without those flags it is exactly mergeModels.
@@ -8,14 +8,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Accuracy } from '../eval/accuracy.js';
-import { readPairFiles } from '../eval/pair-files.js';
-import type { PreferencePair } from '../eval/pairs.js';
-import { errors } from '../errors.js';
+import type { Accuracy } from '../../eval/accuracy.js';
+import { readPairFiles } from '../../eval/pair-files.js';
+import type { PreferencePair } from '../../eval/pairs.js';
+import { errors } from '../../errors.js';
 import { heldOutAccuracy, rewardScale, type RewardScale, type ScorableModel } from './held-out.js';
-import { MERGE_CARD, mergeModels, type MergeOptions, type MergeSummary } from './merge.js';
-import { resolveInputs } from './model-inputs.js';
-import { Progress } from './progress.js';
+import { MERGE_CARD, mergeModels, type MergeOptions, type MergeSummary } from '../merge.js';
+import { resolveInputs } from '../model-inputs.js';
+import { Progress } from '../progress.js';
 import { selectMembers, type SelectMethod, type Selection } from './selection.js';
 import { writeSelectionRecord, type PairSource } from './selection-record.js';
 

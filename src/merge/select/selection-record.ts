@@ -5,9 +5,9 @@
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Accuracy } from '../eval/accuracy.js';
-import { errors } from '../errors.js';
-import { MANIFEST_FILE, ManifestSchema } from '../model/manifest.js';
+import type { Accuracy } from '../../eval/accuracy.js';
+import { errors } from '../../errors.js';
+import { MANIFEST_FILE, ManifestSchema } from '../../model/manifest.js';
 import type { RewardScale } from './held-out.js';
 import type { Selection } from './selection.js';
 

@@ -5,9 +5,9 @@
  * so they are handled as plain numbers (exact up to 2^53) and read with positioned reads.
  */
 import { open } from 'node:fs/promises';
-import { errors } from '../errors.js';
-import { DTYPE_SIZE, elementCount, isDType, type DType } from './dtype.js';
-import { unsupportedTypeProblem } from './quantization.js';
+import { errors } from '../../errors.js';
+import { DTYPE_SIZE, elementCount, isDType, type DType } from '../tensor/dtype.js';
+import { unsupportedTypeProblem } from '../tensor/quantization.js';
 
 /** Headers over this size are refused, as the reference implementation does (100 MB). */
 export const MAX_HEADER_BYTES = 100_000_000;

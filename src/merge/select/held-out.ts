@@ -4,12 +4,12 @@
  * a model is judged on exactly what the server would feed it. Rewards are raw logits[:, 0]:
  * accuracy does not depend on a positive affine normalisation, and calibration must not see one.
  */
-import { pairwiseAccuracy, type Accuracy } from '../eval/accuracy.js';
-import type { PreferencePair } from '../eval/pairs.js';
-import { scorePairs, type PairRewards } from '../eval/score-pairs.js';
-import { errors, WarmServeError } from '../errors.js';
-import { OnnxEngine } from '../model/onnx-engine.js';
-import { createScoringService } from '../scoring/service.js';
+import { pairwiseAccuracy, type Accuracy } from '../../eval/accuracy.js';
+import type { PreferencePair } from '../../eval/pairs.js';
+import { scorePairs, type PairRewards } from '../../eval/score-pairs.js';
+import { errors, WarmServeError } from '../../errors.js';
+import { OnnxEngine } from '../../model/onnx-engine.js';
+import { createScoringService } from '../../scoring/service.js';
 
 /** A model to score: a model directory and, for a `.onnx` input, the graph to use instead of its model.onnx. */
 export interface ScorableModel {

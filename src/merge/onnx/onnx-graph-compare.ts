@@ -4,10 +4,10 @@
  * and none of them quantized. Node names and doc strings are ignored: exporters fill them with
  * source paths that vary between runs without changing the computation.
  */
-import { errors } from '../errors.js';
+import { errors } from '../../errors.js';
 import type { OnnxModel } from './onnx-model.js';
 import { int64ToNumber, onnxTypes, type NodeProto, type ValueInfoProto } from './onnx-schema.js';
-import { quantizedOpProblem } from './quantization.js';
+import { quantizedOpProblem } from '../tensor/quantization.js';
 
 const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b) === 0;
 

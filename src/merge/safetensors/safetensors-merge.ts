@@ -4,16 +4,16 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { errors } from '../errors.js';
-import { averageTensor } from './average-tensor.js';
-import { DistanceAccumulator } from './distance.js';
-import { isFloat } from './dtype.js';
-import { FileAppender } from './file-appender.js';
-import type { FormatMergeResult, MergeContext } from './merge-context.js';
+import { errors } from '../../errors.js';
+import { averageTensor } from '../tensor/average-tensor.js';
+import { DistanceAccumulator } from '../tensor/distance.js';
+import { isFloat } from '../tensor/dtype.js';
+import { FileAppender } from '../tensor/file-appender.js';
+import type { FormatMergeResult, MergeContext } from '../merge-context.js';
 import { encodeSafetensorsHeader, type SafetensorsEntry, type SafetensorsHeader } from './safetensors-file.js';
 import { locateTensors, SAFETENSORS_INDEX, type LocatedTensor, type SafetensorsModel } from './safetensors-model.js';
-import { compareTensorLists } from './tensor-compare.js';
-import { fileRangeReader, type TensorSource } from './tensor-source.js';
+import { compareTensorLists } from '../tensor/tensor-compare.js';
+import { fileRangeReader, type TensorSource } from '../tensor/tensor-source.js';
 
 /** Validated inputs, ready to write. */
 export interface SafetensorsPlan {

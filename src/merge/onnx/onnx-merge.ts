@@ -5,16 +5,16 @@
  * (written as a stream); the others are embedded as raw_data.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { errors } from '../errors.js';
-import { averageTensor } from './average-tensor.js';
-import { DistanceAccumulator } from './distance.js';
-import { isFloat } from './dtype.js';
-import { FileAppender } from './file-appender.js';
-import type { FormatMergeResult, MergeContext } from './merge-context.js';
+import { errors } from '../../errors.js';
+import { averageTensor } from '../tensor/average-tensor.js';
+import { DistanceAccumulator } from '../tensor/distance.js';
+import { isFloat } from '../tensor/dtype.js';
+import { FileAppender } from '../tensor/file-appender.js';
+import type { FormatMergeResult, MergeContext } from '../merge-context.js';
 import { checkOnnxSupported, compareOnnxGraphs } from './onnx-graph-compare.js';
 import { ONNX_FILE, onnxTensorSource, type OnnxInitializer, type OnnxModel } from './onnx-model.js';
 import { EXTERNAL, onnxTypes, type TensorProto } from './onnx-schema.js';
-import { compareTensorLists } from './tensor-compare.js';
+import { compareTensorLists } from '../tensor/tensor-compare.js';
 
 /** Validated ONNX inputs, ready to write. */
 export interface OnnxPlan {
