@@ -15,6 +15,13 @@
  *                 else config max_position_embeddings, else 512
  *   padding_side  tokenizer_config padding_side, else right
  *   ensure_eos    false
+ *
+ * Start-up warnings (`warnings`, logged by `serve`): when warm.json does not set ensure_eos (or
+ * there is no warm.json), the model names an EOS token (tokenizer_config eos_token or config
+ * eos_token_id) and tokenizer.json's post-processor does not append it, items are scored without
+ * a final EOS. A model trained with EOS appended (models/reference: "ensure_eos": true) then
+ * scores differently from how it was trained, silently; setting ensure_eos either way in
+ * warm.json is the fix and silences the warning.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
@@ -76,6 +83,8 @@ export interface ModelDirectory {
   /** config.json eos_token_id (the first one when several). */
   configEosTokenId?: number;
   normalization?: Normalization;
+  /** Ways the directory may be served differently from how its model was trained, with what to do (see above). */
+  warnings: string[];
 }
 
 /** Read and parse one JSON file, or fail with an error naming the file. */
@@ -123,6 +132,62 @@ function tokenContent(token: z.infer<typeof SpecialToken>): string | undefined {
   return typeof token === 'string' ? token : token.content;
 }
 
+/** An EOS token by content (tokenizer_config.json) and/or id (config.json). */
+interface EosToken {
+  content?: string;
+  id?: number;
+}
+
+const record = (value: unknown): Record<string, any> | undefined =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, any>) : undefined;
+
+/**
+ * Whether a tokenizer.json post_processor ends a single sequence with `eos`: TemplateProcessing
+ * whose `single` template ends with it, Roberta/BertProcessing whose `sep` it is, or a Sequence
+ * holding one of those. Anything else (none, ByteLevel, an unknown shape) appends nothing.
+ */
+export function postProcessorAppends(processor: unknown, eos: EosToken): boolean {
+  const p = record(processor);
+  const isEos = (content: unknown, id: unknown) => (eos.content !== undefined && content === eos.content) || (eos.id !== undefined && id === eos.id);
+  switch (p?.type) {
+    case 'TemplateProcessing': {
+      const single: unknown = p.single;
+      const name = Array.isArray(single) ? record(record(single.at(-1))?.SpecialToken)?.id : undefined;
+      if (typeof name !== 'string') return false;
+      const special = record(record(p.special_tokens)?.[name]);
+      const tokens: unknown[] = Array.isArray(special?.tokens) ? special.tokens : [name];
+      const ids: unknown[] = Array.isArray(special?.ids) ? special.ids : [];
+      return isEos(tokens.at(-1), ids.at(-1));
+    }
+    case 'RobertaProcessing':
+    case 'BertProcessing':
+      return Array.isArray(p.sep) && isEos(p.sep[0], p.sep[1]);
+    case 'Sequence':
+      return Array.isArray(p.processors) && p.processors.some((inner: unknown) => postProcessorAppends(inner, eos));
+    default:
+      return false;
+  }
+}
+
+/** The ensure_eos warning for a directory whose warm.json leaves ensure_eos unset (see the header). */
+async function ensureEosWarning(path: string, hasManifest: boolean, eos: EosToken): Promise<string | undefined> {
+  if (eos.content === undefined && eos.id === undefined) return undefined; // nothing to append
+  let tokenizerJson: unknown;
+  try {
+    tokenizerJson = JSON.parse(await readFile(join(path, 'tokenizer.json'), 'utf8'));
+  } catch {
+    return undefined; // the tokenizer load reports an unreadable tokenizer.json
+  }
+  if (postProcessorAppends(record(tokenizerJson)?.post_processor, eos)) return undefined;
+  const token = eos.content !== undefined ? `'${eos.content}'` : `id ${eos.id}`;
+  const where = hasManifest ? `${MANIFEST_FILE} does not set ensure_eos` : `there is no ${MANIFEST_FILE}`;
+  return (
+    `${where} and tokenizer.json does not append the EOS token ${token}, so items are scored without a final EOS; ` +
+    `a model trained with EOS appended (as models/reference was) scores differently without it. ` +
+    `Set "ensure_eos" in ${join(path, MANIFEST_FILE)}: true to append EOS as in training, false to score items as they are (either silences this warning)`
+  );
+}
+
 /** Load a model directory, validating every file the service needs. Throws errors.model. */
 export async function loadModelDirectory(dir: string): Promise<ModelDirectory> {
   const path = resolve(dir);
@@ -137,6 +202,7 @@ export async function loadModelDirectory(dir: string): Promise<ModelDirectory> {
   const hasManifest = await isFile(manifestFile);
   const manifestJson = hasManifest ? await readJson(manifestFile, `manifest ${MANIFEST_FILE}`) : {};
   const manifest = parseWith(ManifestSchema, manifestJson, manifestFile, `manifest ${MANIFEST_FILE}`);
+  const ensureEosSet = record(manifestJson)?.ensure_eos !== undefined;
 
   const configFile = join(path, 'config.json');
   const config = parseWith(ModelConfigSchema, await readJson(configFile, 'config.json'), configFile, 'config.json');
@@ -164,6 +230,13 @@ export async function loadModelDirectory(dir: string): Promise<ModelDirectory> {
     ? templates.find((t) => t.name === 'default')?.template
     : (templates ?? undefined);
   const eosIds = config.eos_token_id;
+  const eosToken = tokenContent(tokenizerConfig.eos_token);
+  const configEosTokenId = Array.isArray(eosIds) ? eosIds[0] : (eosIds ?? undefined);
+  const warnings: string[] = [];
+  if (!ensureEosSet) {
+    const warning = await ensureEosWarning(path, hasManifest, { content: eosToken, id: eosToken === undefined ? configEosTokenId : undefined });
+    if (warning) warnings.push(warning);
+  }
 
   return {
     path,
@@ -179,10 +252,11 @@ export async function loadModelDirectory(dir: string): Promise<ModelDirectory> {
     template: manifest.template,
     chatTemplate,
     bosToken: tokenContent(tokenizerConfig.bos_token),
-    eosToken: tokenContent(tokenizerConfig.eos_token),
+    eosToken,
     padToken: tokenContent(tokenizerConfig.pad_token),
     configPadTokenId: config.pad_token_id ?? undefined,
-    configEosTokenId: Array.isArray(eosIds) ? eosIds[0] : (eosIds ?? undefined),
+    configEosTokenId,
     normalization: manifest.normalization,
+    warnings,
   };
 }
