@@ -8,9 +8,12 @@
  *                     [--model bench/.work/tiny] [--concurrency 1] [--seconds 8] [--rounds 3] [--probe]
  *
  * --probe preloads bench/loop-probe.mjs (event-loop delay over wall time) into each server.
+ * The JSON names the model and each build relative to the repository root; a build outside it
+ * (a scratch build of another commit) is recorded as "outside the repository", so let its label
+ * say what it is.
  */
 import { spawn } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startServer } from './server.mjs';
@@ -26,6 +29,12 @@ const { values } = parseArgs({
   },
 });
 const BENCH = import.meta.dirname;
+const ROOT = resolve(BENCH, '..');
+/** A path as the report records it: relative to the repository root, never a machine's own folders. */
+const recorded = (path) => {
+  const rel = relative(ROOT, resolve(path));
+  return rel === '' ? '.' : rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? 'outside the repository' : rel;
+};
 const log = (msg) => process.stderr.write(`[ab] ${msg}\n`);
 // "label=DIST --flag value ...": a build directory and optional serve flags.
 const variants = (values.variant ?? []).map((spec) => {
@@ -69,4 +78,12 @@ for (let round = 0; round < Number(values.rounds); round++) {
 }
 const summary = Object.fromEntries(Object.entries(runs).map(([label, rows]) => [label, Object.fromEntries(Object.keys(rows[0]).map((k) => [k, median(rows.map((r) => r[k]))]))]));
 for (const [label, s] of Object.entries(summary)) log(`median ${label}: p50 ${s.p50_ms.toFixed(2)} ms, p99 ${s.p99_ms.toFixed(2)}, ${s.items_per_s.toFixed(1)} items/s, tokenize ${s.tokenize_ms.toFixed(2)}, inference ${s.inference_ms.toFixed(2)}, loop p99 ${s.event_loop_p99_ms.toFixed(1)} ms${s.probe_p99_ms !== undefined ? ` (over wall time ${s.probe_p99_ms.toFixed(1)})` : ''}`);
-console.log(JSON.stringify({ concurrency: Number(values.concurrency), seconds: Number(values.seconds), model: values.model, variants, runs, summary }, null, 1));
+const report = {
+  concurrency: Number(values.concurrency),
+  seconds: Number(values.seconds),
+  model: recorded(values.model),
+  variants: variants.map((v) => ({ ...v, dist: recorded(v.dist) })),
+  runs,
+  summary,
+};
+console.log(JSON.stringify(report, null, 1));

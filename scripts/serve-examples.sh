@@ -19,10 +19,11 @@ pid=$!
 trap 'kill -TERM $pid; wait $pid' EXIT
 until curl -sf "localhost:$PORT/ready" >/dev/null 2>&1; do sleep 0.2; done
 
+# The checkout's absolute path (in /v1/info) is printed as /path/to/warm-serve: docs name no machine's folders.
 example() {
   echo '```console'
   echo "\$ $1"
-  eval "$1" | sed -e '$a\'
+  eval "$1" | sed -e "s#$PWD#/path/to/warm-serve#g" -e '$a\'
   echo '```'
   echo
 }
