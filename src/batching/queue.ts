@@ -1,13 +1,16 @@
 /**
- * The shared batching queue: every client's items wait here, and batches leave it for the
- * engine. Admission is bounded (items and tokens) and refusal is an answer (503 + Retry-After),
- * never unbounded memory. Plain TypeScript over the Engine interface: no I/O of its own.
+ * The shared batching queue, like text-embeddings-inference's queue.rs: every client's items
+ * wait here (the state), admission is bounded by items and tokens and a refusal is an answer
+ * (503 + Retry-After), never unbounded memory; batches are formed here (when: max_queue_delay_ms
+ * and max_inflight_batches; which items: select.ts) and handed to the runner (runner.ts), which
+ * runs them on the engine and answers their items. Plain TypeScript: no I/O of its own.
  */
 import { performance } from 'node:perf_hooks';
 import { errors, WarmServeError } from '../errors.js';
 import type { Engine } from '../model/engine.js';
 import type { BatchObserver, RejectionReason } from './observer.js';
 import { resolveBatchingOptions, type BatchingOptions } from './options.js';
+import { BatchRunner } from './runner.js';
 import { selectBatch } from './select.js';
 
 /** What one submitted request gets back. */
@@ -32,7 +35,7 @@ export interface QueueStats {
 }
 
 /** One submit() call in flight. Its items are dead once it is settled. */
-interface PendingRequest {
+export interface PendingRequest {
   readonly rewards: Float32Array;
   /** Set when the request wants the ensemble members' rewards too. */
   readonly members?: Float32Array[];
@@ -52,15 +55,13 @@ interface PendingRequest {
 }
 
 /** One sequence waiting for a batch. */
-interface QueuedItem {
+export interface QueuedItem {
   readonly length: number;
   readonly ids: Int32Array;
   readonly request: PendingRequest;
   readonly index: number;
 }
 
-/** Weight of the newest batch in the throughput estimate behind Retry-After. */
-const THROUGHPUT_SMOOTHING = 0.2;
 const MAX_RETRY_AFTER_S = 60;
 
 /** The dynamic batcher: one instance shared by all clients of one engine. */
@@ -75,9 +76,8 @@ export class BatchQueue {
   private closed = false;
   private pumpScheduled = false;
   private delayTimer?: NodeJS.Timeout;
-  /** Real tokens per ms over recent batches; 0 until the first batch finishes. */
-  private tokensPerMs = 0;
   private idleWaiters: (() => void)[] = [];
+  private readonly runner: BatchRunner;
 
   constructor(
     private readonly engine: Engine,
@@ -85,6 +85,10 @@ export class BatchQueue {
     private readonly observer: BatchObserver = {},
   ) {
     this.options = resolveBatchingOptions(options);
+    this.runner = new BatchRunner(engine, observer, {
+      settle: (request, err) => this.settle(request, err),
+      finished: () => this.batchFinished(),
+    });
   }
 
   /** Current depth and activity. */
@@ -212,8 +216,9 @@ export class BatchQueue {
 
   /** Seconds until the current backlog (plus `extraTokens`) should have been computed. */
   private retryAfterSeconds(extraTokens = 0): number {
-    if (this.tokensPerMs <= 0) return 1;
-    const seconds = Math.ceil((this.queuedTokens + extraTokens) / this.tokensPerMs / 1000);
+    const tokensPerMs = this.runner.tokensPerMs;
+    if (tokensPerMs <= 0) return 1;
+    const seconds = Math.ceil((this.queuedTokens + extraTokens) / tokensPerMs / 1000);
     return Math.min(MAX_RETRY_AFTER_S, Math.max(1, seconds));
   }
 
@@ -294,13 +299,14 @@ export class BatchQueue {
       });
       const chosen = new Set(batch);
       this.pending = this.pending.filter((item) => !chosen.has(item));
-      void this.runBatch(batch);
+      this.dispatch(batch);
     }
   }
 
-  private async runBatch(items: QueuedItem[]): Promise<void> {
+  /** Take a formed batch out of the queue's counts and start it on the runner. */
+  private dispatch(items: QueuedItem[]): void {
     this.inflight++;
-    const start = performance.now();
+    const startedAt = performance.now();
     let longest = 0;
     let realTokens = 0;
     for (const item of items) {
@@ -311,7 +317,7 @@ export class BatchQueue {
       request.queuedTokens -= item.length;
       this.queuedItems--;
       this.queuedTokens -= item.length;
-      const waited = start - request.enqueuedAt;
+      const waited = startedAt - request.enqueuedAt;
       request.queueMs = Math.max(request.queueMs, waited);
       this.observer.queueWait?.(waited);
     }
@@ -323,44 +329,11 @@ export class BatchQueue {
       paddedTokens,
       paddingRatio: paddedTokens === 0 ? 0 : 1 - realTokens / paddedTokens,
     });
+    void this.runner.run({ items, startedAt, realTokens });
+  }
 
-    // Members run for the whole batch when any of its items wants them (one padded batch for all).
-    const withMembers = items.some((item) => item.request.members !== undefined);
-    const outputs = 1 + (withMembers ? (this.engine.members?.length ?? 0) : 0);
-    const n = items.length;
-    let rewards: Float32Array | undefined;
-    let failure: WarmServeError | undefined;
-    try {
-      rewards = await this.engine.run(items.map((item) => item.ids), withMembers ? { members: true } : undefined);
-      if (rewards.length !== n * outputs) {
-        throw errors.engine(`engine returned ${rewards.length} rewards for a batch of ${n} items x ${outputs} outputs`);
-      }
-      // Whatever the engine, a reward is a finite number; NaN or Infinity fails the batch.
-      const bad = rewards.findIndex((r) => !Number.isFinite(r));
-      if (bad >= 0) throw errors.engine(`the model produced a non-finite reward (${rewards[bad]}) for batch item ${bad % n}`);
-    } catch (err) {
-      failure = err instanceof WarmServeError ? err : errors.engine(err instanceof Error ? err.message : String(err), err);
-    }
-    const ms = performance.now() - start;
-    this.observer.inference?.(ms, items.length, failure === undefined);
-    if (!failure && ms > 0) {
-      const rate = realTokens / ms;
-      this.tokensPerMs = this.tokensPerMs === 0 ? rate : this.tokensPerMs + THROUGHPUT_SMOOTHING * (rate - this.tokensPerMs);
-    }
-
-    const charged = new Set<PendingRequest>();
-    items.forEach((item, k) => {
-      const request = item.request;
-      if (request.settled) return;
-      if (!charged.has(request)) {
-        charged.add(request);
-        request.inferenceMs += ms;
-      }
-      if (failure) return this.settle(request, failure);
-      request.rewards[item.index] = rewards![k];
-      request.members?.forEach((member, m) => (member[item.index] = rewards![(m + 1) * n + k]));
-      if (--request.remaining === 0) this.settle(request);
-    });
+  /** The runner answered a batch: its place in flight goes to the next one. */
+  private batchFinished(): void {
     this.inflight--;
     this.pump();
     this.checkIdle();
