@@ -55,11 +55,14 @@ t.test('invalid settings name the setting, where it came from and the rule', asy
     message: /max_batch_size \(from env WARM_SERVE_MAX_BATCH_SIZE\): Too small.*>0 \(got 0\)/,
   });
   t.throws(() => load(['--device', 'tpu']), { message: /device \(from --device\): .*"cpu"\|"cuda".*"tpu"/ });
-  t.throws(() => load(['--config', configFile({ max_batch_sise: 3 })]), { message: /unknown setting\(s\) max_batch_sise/ });
+  const misspelt = configFile({ max_batch_sise: 3 });
+  t.throws(() => load(['--config', misspelt]), { message: /unknown setting\(s\) max_batch_sise/ });
+  t.throws(() => load(['--config', misspelt]), { message: `config file ${misspelt}: unknown setting(s) max_batch_sise` }, 'names the file');
   t.throws(() => load(['--config', configFile('{"port": ')]), { message: /not valid JSON/ });
   t.throws(() => load(['--config', '/nonexistent/serve.json']), { message: /cannot read it \(ENOENT\)/ });
   t.throws(() => load(['--bogus']), { message: /Unknown option '--bogus'.*--help/ });
   t.throws(() => load(['--port', '-1']), ConfigError);
+  t.throws(() => load(['--port', '70000']), { type: 'config_error', exitCode: 2, setting: 'port' }, 'a catalogue error naming the setting');
 });
 
 t.test('--help documents every setting with its flag, env var and default', async (t) => {

@@ -158,7 +158,9 @@ t.test('drain finishes queued work, then refuses new work', async (t) => {
 
 t.test('bad settings and a failing model are reported', async (t) => {
   await t.rejects(createScoringService(REFERENCE, { batching: { max_batch_tokens: 16 } }), {
-    type: 'validation_error',
+    // A setting that does not fit the model: a config error (exit 2 from serve), naming the setting.
+    type: 'config_error',
+    name: 'ConfigError',
     message: /^max_batch_tokens: 16 is below the model's max_length/,
   });
   const dir = await referenceWith(t, {});

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** `warm-serve <command>`: one file per command in this folder, loaded on demand. */
+import { errors, WarmServeError } from '../errors.js';
 import { VERSION } from '../version.js';
 
 type Command = { describe: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> };
@@ -29,8 +30,9 @@ async function main(): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) {
-    process.stderr.write(`warm-serve: unknown command '${name}'\n\n${usage()}`);
-    return 2;
+    const err = errors.usage(`unknown command '${name}'`);
+    process.stderr.write(`warm-serve: ${err.message}\n\n${usage()}`);
+    return err.exitCode;
   }
   return (await command.load()).run(rest);
 }
@@ -40,7 +42,8 @@ main().then(
     process.exitCode = code;
   },
   (err: unknown) => {
+    // A catalogue error a command did not handle (e.g. the model cannot load): its message and exit status.
     process.stderr.write(`warm-serve: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
+    process.exitCode = err instanceof WarmServeError ? err.exitCode : 1;
   },
 );

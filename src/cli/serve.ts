@@ -1,6 +1,8 @@
 /**
  * `warm-serve serve`: run the HTTP server until SIGTERM/SIGINT, then drain. Exit status:
- * 0 clean shutdown, 1 start-up failure or drain timeout, 2 invalid settings.
+ * 0 clean shutdown, 1 start-up failure or drain timeout, 2 invalid settings (config_error: also a
+ * setting found unusable at start-up, like an API key file or max_batch_tokens below the model's
+ * max_length).
  */
 import { ConfigError, loadServeConfig } from '../config/load.js';
 import { serveHelp } from '../config/help.js';
@@ -16,7 +18,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`warm-serve serve: ${err.message}\n`);
-    return 2;
+    return err.exitCode;
   }
   if (request.help) {
     process.stdout.write(serveHelp());
@@ -46,11 +48,16 @@ export async function run(argv: string[]): Promise<number> {
   try {
     server = await startServer(config, log);
   } catch (err) {
+    // A setting found unusable at start-up is a settings problem like any other: one line naming
+    // it and where its value came from, exit 2, no fatal log (nothing failed but the settings).
+    if (err instanceof ConfigError) {
+      process.stderr.write(`warm-serve serve: cannot start: ${err.withSources(request.sources).message}\n`);
+      return err.exitCode;
+    }
     const message = err instanceof Error ? err.message : String(err);
     log.fatal({ err, error_type: err instanceof WarmServeError ? err.type : undefined }, `cannot start: ${message}`);
     process.stderr.write(`warm-serve serve: cannot start: ${message}\n`);
-    // An unusable api_keys_file is a settings problem like any other (exit 2).
-    return err instanceof ConfigError ? 2 : 1;
+    return err instanceof WarmServeError ? err.exitCode : 1;
   }
   if (signalled) void stop();
   const code = await stopped;

@@ -7,23 +7,21 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { ConfigError, errors, type ConfigIssue } from '../errors.js';
 import { jsonErrorPosition } from './json-position.js';
 import { CONFIG_KEYS, envName, flagName, ServeConfigSchema, type ConfigKey, type ServeConfig } from './schema.js';
 
-/** A setting that cannot be used; the message names the setting, where it came from and the fix. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+/** Invalid settings: the catalogue's config_error (exit status 2), naming each setting, where it came from and the fix. */
+export { ConfigError };
+
+const HELP_HINT = "run 'warm-serve serve --help' for the options";
 
 /** What `warm-serve serve` was asked for: help, or a resolved configuration. */
 export type ServeRequest = { help: true } | { help: false; config: ServeConfig; sources: Partial<Record<ConfigKey, string>> };
 
 type Layer = { raw: Record<string, unknown>; describe: (key: string) => string };
 
-/** Read flags, env and file, merge them and validate; throws ConfigError on any bad setting. */
+/** Read flags, env and file, merge them and validate; throws a ConfigError (config_error) on any bad setting. */
 export function loadServeConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ServeRequest {
   const flags = parseFlags(argv);
   if (flags.help) return { help: true };
@@ -45,7 +43,7 @@ export function loadServeConfig(argv: string[], env: NodeJS.ProcessEnv = process
   }
 
   const parsed = ServeConfigSchema.safeParse(merged);
-  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, sources, merged));
+  if (!parsed.success) throw errors.config(describeIssues(parsed.error, sources, merged, configFile), 'invalid configuration');
   return { help: false, config: parsed.data, sources };
 }
 
@@ -60,7 +58,7 @@ function parseFlags(argv: string[]): { help: boolean; values: Record<string, unk
   try {
     ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
   } catch (err) {
-    throw new ConfigError(`${(err as Error).message}; run 'warm-serve serve --help' for the options`);
+    throw errors.config({ problem: (err as Error).message, hint: HELP_HINT });
   }
   const byKey: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(values)) {
@@ -81,17 +79,17 @@ function readConfigFile(file: string): Layer {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`config file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? err}); check the --config path`);
+    throw errors.config({ source: `config file ${file}`, problem: `cannot read it (${(err as NodeJS.ErrnoException).code ?? err})`, hint: 'check the --config path' });
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
     // Position only: the parser's message can quote the file, and config files hold API keys.
-    throw new ConfigError(`config file ${file}: not valid JSON at ${jsonErrorPosition(text)}`);
+    throw errors.config({ source: `config file ${file}`, problem: `not valid JSON at ${jsonErrorPosition(text)}` });
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new ConfigError(`config file ${file}: expected a JSON object of settings, e.g. {"port": 8000}`);
+    throw errors.config({ source: `config file ${file}`, problem: 'expected a JSON object of settings, e.g. {"port": 8000}' });
   }
   const settings = { ...(raw as Record<string, unknown>) };
   // A model path in a config file is relative to the file, so the file can travel with its model.
@@ -99,19 +97,22 @@ function readConfigFile(file: string): Layer {
   return { raw: settings, describe: (key) => `config file ${file} key "${key}"` };
 }
 
-function describeIssues(error: z.ZodError, sources: Partial<Record<string, string>>, values: Record<string, unknown>): string {
-  const lines = error.issues.map((issue) => {
+function describeIssues(
+  error: z.ZodError,
+  sources: Partial<Record<string, string>>,
+  values: Record<string, unknown>,
+  configFile: string | undefined,
+): ConfigIssue[] {
+  return error.issues.map((issue) => {
     const key = String(issue.path[0] ?? '');
     if (issue.code === 'unrecognized_keys') {
       // Flags are parsed strictly and env names come from the schema, so only a file can add keys.
-      return `config file: unknown setting(s) ${issue.keys.join(', ')}; run 'warm-serve serve --help' for the list`;
+      return { source: configFile === undefined ? 'config file' : `config file ${configFile}`, problem: `unknown setting(s) ${issue.keys.join(', ')}`, hint: "run 'warm-serve serve --help' for the list" };
     }
-    const from = sources[key] ?? 'default';
     // Never echo secrets into logs or terminals.
     const given = key in values && !SECRET_KEYS.has(key) ? ` (got ${JSON.stringify(values[key])})` : '';
-    return `${key} (from ${from}): ${issue.message}${given}`;
+    return { setting: key, source: sources[key] ?? 'default', problem: `${issue.message}${given}` };
   });
-  return `invalid configuration:\n  ${lines.join('\n  ')}`;
 }
 
 const NUMERIC_KEYS = new Set(

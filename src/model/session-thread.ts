@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { InferenceSession } from 'onnxruntime-node';
-import { errors, WarmServeError } from '../errors.js';
+import { errors } from '../errors.js';
 import type { Device } from './device.js';
 import type { SessionReply, SessionRequest } from './session-messages.js';
 
@@ -105,8 +105,8 @@ export class ThreadSession {
           resolve(new ThreadSession(worker, reply.device as Exclude<Device, 'auto'>, reply.inputs, reply.outputs, modelFile, options));
         } else if (reply.kind === 'open_failed') {
           void worker.terminate();
-          // The worker's errors.model message already names the file.
-          reject(reply.modelError ? new WarmServeError('model_error', reply.message) : errors.model(modelFile, reply.message));
+          // The worker's model error names its own file.
+          reject(reply.modelError ? errors.model(reply.modelError.path, reply.modelError.problem) : errors.model(modelFile, reply.message));
         }
       });
     });

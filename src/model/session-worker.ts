@@ -38,6 +38,8 @@ try {
   });
 } catch (err) {
   const e = err as Error;
-  post({ kind: 'open_failed', message: e.message, modelError: e instanceof WarmServeError });
+  // A model error crosses the thread as its fields, so the main thread rebuilds the same error.
+  const modelError = e instanceof WarmServeError && e.type === 'model_error' ? (e as WarmServeError<'model_error'>).fields : undefined;
+  post({ kind: 'open_failed', message: e.message, modelError });
   port.close();
 }

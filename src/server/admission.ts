@@ -93,7 +93,7 @@ export class Admission {
       });
       for (let i = 0; i < items.length; i++) {
         const checked = spec.items.schema.safeParse(items[i]);
-        if (!checked.success) throw new WarmServeError('validation_error', issuesMessage(checked.error.issues, [spec.items.field, i]));
+        if (!checked.success) throw errors.invalidFields(issuesMessage(checked.error.issues, [spec.items.field, i]));
       }
     };
   }

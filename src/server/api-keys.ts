@@ -7,7 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ServeConfigSchema, type ServeConfig } from '../config/schema.js';
-import { ConfigError } from '../config/load.js';
+import { errors } from '../errors.js';
 
 const digest = (key: string): Buffer => createHash('sha256').update(key, 'utf8').digest();
 
@@ -20,7 +20,7 @@ export function readApiKeyFile(file: string): string[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`api_keys_file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? err})`);
+    throw errors.config({ source: `api_keys_file ${file}`, problem: `cannot read it (${(err as NodeJS.ErrnoException).code ?? err})`, hint: 'check the path' });
   }
   const keys: string[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
@@ -28,11 +28,11 @@ export function readApiKeyFile(file: string): string[] {
     if (line === '' || line.startsWith('#')) return;
     const checked = KeySchema.safeParse(line);
     // The message names the line, never the key.
-    if (!checked.success) throw new ConfigError(`api_keys_file ${file} line ${i + 1}: ${checked.error.issues[0].message}`);
+    if (!checked.success) throw errors.config({ source: `api_keys_file ${file} line ${i + 1}`, problem: checked.error.issues[0].message });
     keys.push(line);
   });
   if (keys.length === 0) {
-    throw new ConfigError(`api_keys_file ${file}: no keys in it; add one key per line, or unset api_keys_file to serve without authentication`);
+    throw errors.config({ source: `api_keys_file ${file}`, problem: 'no keys in it', hint: 'add one key per line, or unset api_keys_file to serve without authentication' });
   }
   return keys;
 }

@@ -14,7 +14,7 @@ export function toCatalogueError(err: unknown, request: FastifyRequest, bodyLimi
   if (err instanceof WarmServeError) return err;
   if (hasZodFastifySchemaValidationErrors(err)) {
     const entries = (err as { validation: ValidationEntry[] }).validation;
-    return new WarmServeError('validation_error', validationMessage(entries));
+    return errors.invalidFields(validationMessage(entries));
   }
   const fe = err as Partial<FastifyError> & Error;
   switch (fe.code) {
@@ -29,7 +29,7 @@ export function toCatalogueError(err: unknown, request: FastifyRequest, bodyLimi
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return errors.badRequest(fe.message);
   }
-  return new WarmServeError('internal_error', `internal error: ${fe?.message ?? String(err)}; the server keeps serving, retry the request`, { cause: err });
+  return errors.internal(fe?.message ?? String(err), err);
 }
 
 /** Send a catalogue error in the one error body format (with its catalogue status unless `status` is given). */
