@@ -5,7 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { DEVICES } from '../model/device.js';
+import { DEVICES } from '../model/device-names.js';
 import { BatchingOptionsSchema, type BatchingOptions } from '../batching/options.js';
 
 /** The package root (two levels above this file in both src/ and dist/). */

@@ -5,10 +5,9 @@
  */
 import * as ort from 'onnxruntime-node';
 import { errors } from '../errors.js';
+import type { Device } from './device-names.js';
 
-/** The `--device` values. */
-export const DEVICES = ['cpu', 'cuda', 'tensorrt', 'webgpu', 'auto'] as const;
-export type Device = (typeof DEVICES)[number];
+export { DEVICES, type Device } from './device-names.js';
 
 /** Providers per device, in onnxruntime's preference order (CPU takes the nodes a GPU provider cannot). */
 const PROVIDERS: Record<Exclude<Device, 'auto'>, string[]> = {
