@@ -46,3 +46,25 @@ t.test('bad arguments exit 2 with a message', async (t) => {
     stderr: /straight\.jsonl has no 'validation' rows/,
   });
 });
+
+t.test('a data file that cannot be read is one line naming --data, exit 2, before anything is scored', async (t) => {
+  const straight = join(dir, 'straight.jsonl');
+  writeFileSync(straight, pairs.map((p) => JSON.stringify(p)).join('\n'));
+  const corrupt = join(dir, 'corrupt.jsonl.gz');
+  writeFileSync(corrupt, Buffer.concat([Buffer.from([0x1f, 0x8b]), Buffer.from('not really gzip')]));
+  const cases: [string[], RegExp][] = [
+    [['nofile.jsonl'], /^warm-serve eval: --data: cannot read nofile\.jsonl: no such file\n$/],
+    // The second file is checked before the first is scored.
+    [[straight, 'nofile.jsonl'], /^warm-serve eval: --data: cannot read nofile\.jsonl: no such file\n$/],
+    [[dir], /^warm-serve eval: --data: cannot read .*: is a directory, not a file\n$/],
+    [[corrupt], /^warm-serve eval: --data: cannot read .*corrupt\.jsonl\.gz after line 0: [^\n]+\n$/],
+  ];
+  for (const [files, message] of cases) {
+    const err = await run(process.execPath, [cli, 'eval', '--model', 'models/reference', '--data', ...files]).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    t.equal(err?.code, 2, `${files.join(' ')}: exit 2`);
+    t.match(err?.stderr, message, `${files.join(' ')}: one line, no stack trace, nothing scored`);
+  }
+});

@@ -36,7 +36,7 @@ t.test('a merge writes the model and prints only a summary when stderr is not a 
   t.match(q.stderr, /^warning: .*identical float weights\n$/, '--quiet: warnings only');
 });
 
-t.test('refusals exit 1 with the message; usage errors exit 2', async (t) => {
+t.test('refusals exit 1 with the message; usage errors (bad option values) exit 2', async (t) => {
   const root = tempDir();
   const a = writeHfModel(join(root, 'a'), tensors(1));
   const b = writeHfModel(join(root, 'b'), [randomFloat('a.weight', 'F32', [4, 5], 2), randomFloat('b.bias', 'F16', [4], 3)]);
@@ -45,7 +45,7 @@ t.test('refusals exit 1 with the message; usage errors exit 2', async (t) => {
   t.equal(r.code, 1);
   t.match(r.stderr, `warm-serve merge: ${b} tensor 'a.weight': shape [4, 5] differs from the first input's [4, 4]`);
   r = cli(['--out', join(root, 'out'), '--weights', '1,-2', a, c]);
-  t.equal(r.code, 1);
+  t.equal(r.code, 2, 'a bad option value is a usage error');
   t.match(r.stderr, /--weights: weight 2 is -2/);
   r = cli(['--out', join(root, 'out'), a, c]);
   t.equal(r.code, 1);

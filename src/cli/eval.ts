@@ -110,13 +110,15 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   try {
+    // Everything the command reads is checked before any of it is scored: the model and its
+    // members, the split, then every data file (readPairFiles opens them all before reading one).
+    const model = await loadModelDirectory(values.model);
+    const members = values['no-members'] ? [] : await loadMemberDirectories(model);
     const { pairs, split } = await readPairFiles(dataFiles, values.split, (line) => process.stderr.write(`eval: ${line}\n`));
     pairs.splice(limit);
-    const model = await loadModelDirectory(values.model);
     const rows: Row[] = [];
     const main = await rewardsOf(model.path, model.name, pairs);
     rows.push({ model: `${model.name} (this model)`, accuracy: pairwiseAccuracy(main.chosen, main.rejected) });
-    const members = values['no-members'] ? [] : await loadMemberDirectories(model);
     if (members.length > 0) {
       const sumChosen = new Float64Array(pairs.length);
       const sumRejected = new Float64Array(pairs.length);

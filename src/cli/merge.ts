@@ -106,8 +106,10 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof WarmServeError) {
+      // A bad option value or a file an option names (validation_error) is a usage error, exit 2;
+      // inputs that cannot be merged (merge_error) and the rest exit 1.
       process.stderr.write(`warm-serve merge: ${e.message}\n`);
-      return 1;
+      return e.type === 'validation_error' ? 2 : 1;
     }
     throw e;
   }

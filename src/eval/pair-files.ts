@@ -2,23 +2,44 @@
  * Preference pairs from several files, optionally restricted to one split: what `--data FILE...
  * [--split FILE:NAME]` means for `warm-serve eval` and `warm-serve merge`.
  */
-import { readPairs, type PreferencePair } from './pairs.js';
+import { openPairFile, readPairs, type PairFile, type PreferencePair } from './pairs.js';
 import { loadSplit, rowsFor, type SplitSelection } from './splits.js';
 
-/** The pairs of `files` (in file order) and the split they were cut to. */
+/** The pairs of `files` (in file order), each file's own, and the split they were cut to. */
 export interface PairSet {
   pairs: PreferencePair[];
+  files: PairFile[];
   split?: SplitSelection;
 }
 
-/** Read every file's pairs (the `split` rows only, when given); `log` gets one line per file. */
-export async function readPairFiles(files: readonly string[], split?: string, log?: (line: string) => void): Promise<PairSet> {
-  const selection = split === undefined ? undefined : await loadSplit(split);
-  const pairs: PreferencePair[] = [];
+/**
+ * Check, before anything is read in full, scored or written, that every file opens and, with a
+ * split, has rows in it; errors name `option` (`--data`, `--calibrate`) or `--split`.
+ */
+export async function checkPairFiles(files: readonly string[], split: SplitSelection | undefined, option = '--data'): Promise<void> {
   for (const file of files) {
-    const read = await readPairs(file, selection ? rowsFor(selection, file) : undefined);
-    log?.(`${file}: ${read.pairs.length} pairs (${read.formats.join(', ') || 'none'}; ${read.droppedIdentical} identical dropped)`);
-    pairs.push(...read.pairs);
+    await (await openPairFile(file, option)).close();
+    if (split) rowsFor(split, file, option);
   }
-  return { pairs, split: selection };
+}
+
+/**
+ * Read every file's pairs (the `split` rows only, when given, as `FILE:NAME` or loaded); `log`
+ * gets one line per file. Every file is checked (checkPairFiles) before the first is read.
+ */
+export async function readPairFiles(
+  files: readonly string[],
+  split?: string | SplitSelection,
+  log?: (line: string) => void,
+  option = '--data',
+): Promise<PairSet> {
+  const selection = typeof split === 'string' ? await loadSplit(split) : split;
+  await checkPairFiles(files, selection, option);
+  const perFile: PairFile[] = [];
+  for (const file of files) {
+    const read = await readPairs(file, selection ? rowsFor(selection, file, option) : undefined, option);
+    log?.(`${file}: ${read.pairs.length} pairs (${read.formats.join(', ') || 'none'}; ${read.droppedIdentical} identical dropped)`);
+    perFile.push(read);
+  }
+  return { pairs: perFile.flatMap((f) => f.pairs), files: perFile, split: selection };
 }

@@ -4,13 +4,12 @@
  * gzipped or not. Texts are built exactly as the reference recipe builds them
  * (models/recipe/README.md), so accuracy here measures the model on what it was trained on.
  */
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import type { ScoreInput } from '../scoring/types.js';
-import { errors } from '../errors.js';
+import { errors, WarmServeError } from '../errors.js';
 
 /** One preference pair; `row` is its 0-based index among the file's non-blank lines (as in split files). */
 export interface PreferencePair {
@@ -84,13 +83,34 @@ function sameAnswer(a: ScoreInput, b: ScoreInput): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-async function isGzip(path: string): Promise<boolean> {
-  const fh = await open(path, 'r');
+/** Whether the file starts with the gzip magic bytes. */
+async function isGzip(fh: FileHandle): Promise<boolean> {
+  const { buffer, bytesRead } = await fh.read(Buffer.alloc(2), 0, 2, 0);
+  return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
+}
+
+/** `no such file`, `is a directory`...: why `path` cannot be read, in one short phrase. */
+export function unreadableReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EISDIR') return 'is a directory, not a file';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  return (err as Error).message;
+}
+
+/**
+ * Opens a pair file for reading, or throws a validation error naming `option` (`--data`,
+ * `--calibrate`) and the file: the checks run before any model is loaded or file written.
+ */
+export async function openPairFile(path: string, option = '--data'): Promise<FileHandle> {
+  let fh: FileHandle | undefined;
   try {
-    const { buffer, bytesRead } = await fh.read(Buffer.alloc(2), 0, 2, 0);
-    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
-  } finally {
-    await fh.close();
+    fh = await open(path, 'r');
+    if (!(await fh.stat()).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EISDIR' });
+    return fh;
+  } catch (err) {
+    await fh?.close();
+    throw errors.validation(option, `cannot read ${path}: ${unreadableReason(err)}`);
   }
 }
 
@@ -102,39 +122,60 @@ export interface PairFile {
   droppedIdentical: number;
 }
 
-/** Read a JSON Lines preference file (gzip detected from its magic bytes). */
-export async function readPairs(path: string, rows?: ReadonlySet<number>): Promise<PairFile> {
-  let input: Readable;
+/**
+ * Read a JSON Lines preference file (gzip detected from its magic bytes); errors name `option`,
+ * the flag that gave the file.
+ */
+export async function readPairs(path: string, rows?: ReadonlySet<number>, option = '--data'): Promise<PairFile> {
+  const fh = await openPairFile(path, option);
+  let gzip: boolean;
   try {
-    input = createReadStream(path);
-    if (await isGzip(path)) input = input.pipe(createGunzip());
+    gzip = await isGzip(fh);
   } catch (err) {
-    throw errors.validation('--data', `cannot read ${path}: ${(err as Error).message}`);
+    await fh.close();
+    throw errors.validation(option, `cannot read ${path}: ${unreadableReason(err)}`);
+  }
+  // The handle's stream closes the handle when it ends, fails or is destroyed.
+  const raw = fh.createReadStream({ start: 0 });
+  let input: Readable = raw;
+  if (gzip) {
+    const gunzip = createGunzip();
+    raw.on('error', (err) => gunzip.destroy(err));
+    input = raw.pipe(gunzip);
   }
   const pairs: PreferencePair[] = [];
   const formats = new Set<PairFormat>();
   let droppedIdentical = 0;
   let index = -1;
   let lineNo = 0;
-  for await (const line of createInterface({ input, crlfDelay: Infinity })) {
-    lineNo += 1;
-    if (line.trim() === '') continue;
-    index += 1;
-    if (rows && !rows.has(index)) continue;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch {
-      throw errors.validation('--data', `${path} line ${lineNo} is not valid JSON`);
+  try {
+    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+      lineNo += 1;
+      if (line.trim() === '') continue;
+      index += 1;
+      if (rows && !rows.has(index)) continue;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(line);
+      } catch {
+        throw errors.validation(option, `${path} line ${lineNo} is not valid JSON`);
+      }
+      const result = rowToPair(parsed, index);
+      if (typeof result === 'string') throw errors.validation(option, `${path} line ${lineNo}: ${result}`);
+      if (sameAnswer(result.pair.chosen, result.pair.rejected)) {
+        droppedIdentical += 1;
+        continue;
+      }
+      formats.add(result.format);
+      pairs.push(result.pair);
     }
-    const result = rowToPair(parsed, index);
-    if (typeof result === 'string') throw errors.validation('--data', `${path} line ${lineNo}: ${result}`);
-    if (sameAnswer(result.pair.chosen, result.pair.rejected)) {
-      droppedIdentical += 1;
-      continue;
-    }
-    formats.add(result.format);
-    pairs.push(result.pair);
+  } catch (err) {
+    if (err instanceof WarmServeError) throw err;
+    // A read error or a corrupt gzip stream, after the file opened.
+    throw errors.validation(option, `cannot read ${path} after line ${lineNo}: ${unreadableReason(err)}`);
+  } finally {
+    input.destroy();
+    raw.destroy();
   }
   return { path, pairs, formats: [...formats], droppedIdentical };
 }

@@ -44,12 +44,18 @@ export async function loadSplit(spec: string): Promise<SplitSelection> {
   return { file, name, rows };
 }
 
-/** The rows of `dataFile` in the selection; an error when the file has none. */
-export function rowsFor(selection: SplitSelection, dataFile: string): ReadonlySet<number> {
+/**
+ * The rows of `dataFile` in the selection; an error naming `option` (the flag that gave the file:
+ * `--data`, `--calibrate`) when the split file has none for it.
+ */
+export function rowsFor(selection: SplitSelection, dataFile: string, option = '--data'): ReadonlySet<number> {
   const path = resolve(dataFile).split(sep).join('/');
   for (const [key, rows] of selection.rows) {
     if (path === key || path.endsWith(`/${key}`)) return rows;
   }
   const known = [...selection.rows.keys()].join(', ');
-  throw errors.validation('--split', `${dataFile} has no '${selection.name}' rows in ${selection.file} (files with that split: ${known})`);
+  throw errors.validation(
+    option,
+    `${dataFile} has no '${selection.name}' rows in ${selection.file} (--split ${selection.file}:${selection.name} applies to every ${option} file; files with that split: ${known})`,
+  );
 }

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { errors } from '../errors.js';
 import { MANIFEST_FILE } from '../model/manifest.js';
 import { ChunkBuffers } from './tensor/average-tensor.js';
@@ -118,6 +118,10 @@ export async function mergeModels(opts: MergeOptions): Promise<MergeSummary> {
   if (clashes.length > 0 && !opts.force) {
     throw errors.merge(opts.out, undefined, `already holds ${clashes.join(', ')}; pass --force to overwrite them`);
   }
+
+  const outputDirs = [...new Set(planned.map((f) => dirname(join(outDir, f))))];
+  const stale = (await Promise.all(outputDirs.map(async (d) => (await StagedOutput.removeStale(d)).map((f) => join(d, f))))).flat();
+  if (stale.length > 0) progress.info(`removed ${stale.length} partial file(s) of merges that were killed: ${stale.map((f) => relative(outDir, f)).join(', ')}`);
 
   const hashed = inputs.map((input, i) => ({
     dir: input.dir,

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Accuracy } from '../../eval/accuracy.js';
 import { errors } from '../../errors.js';
 import { MANIFEST_FILE, ManifestSchema } from '../../model/manifest.js';
+import { StagedOutput } from '../staged-output.js';
 import type { RewardScale } from './held-out.js';
 import type { Selection } from './selection.js';
 
@@ -126,7 +127,7 @@ export async function writeSelectionRecord(outDir: string, mergeCard: string, re
 }
 
 async function replaceFile(path: string, text: string): Promise<void> {
-  const temp = `${path}.${process.pid}.partial`;
+  const temp = StagedOutput.tempPath(path);
   await writeFile(temp, text);
   await rename(temp, path);
 }

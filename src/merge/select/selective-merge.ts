@@ -5,13 +5,15 @@
  * merged model (its accuracy, and the reward mean/std to store as `normalization`) and add it
  * all to warm.json and MERGE.md. Without those flags it is exactly mergeModels.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Accuracy } from '../../eval/accuracy.js';
-import { readPairFiles } from '../../eval/pair-files.js';
+import { checkPairFiles, readPairFiles } from '../../eval/pair-files.js';
+import { loadSplit } from '../../eval/splits.js';
 import type { PreferencePair } from '../../eval/pairs.js';
 import { errors } from '../../errors.js';
+import { MANIFEST_FILE } from '../../model/manifest.js';
 import { heldOutAccuracy, rewardScale, type RewardScale, type ScorableModel } from './held-out.js';
 import { MERGE_CARD, mergeModels, type MergeOptions, type MergeSummary } from '../merge.js';
 import { resolveInputs } from '../model-inputs.js';
@@ -79,30 +81,50 @@ function scoringProgress(progress: Progress, label: string): (done: number, tota
 
 const pct = (a: Accuracy) => `${(100 * a.accuracy).toFixed(1)}%`;
 
+/**
+ * Refuse, before any scoring, an output directory that already holds a merge's warm.json or
+ * MERGE.md without --force (mergeModels checks every output file, but only after the selection).
+ */
+function checkOutput(opts: SelectiveMergeOptions): void {
+  if (opts.force) return;
+  const held = [MANIFEST_FILE, MERGE_CARD].filter((f) => existsSync(join(opts.out, f)));
+  if (held.length > 0) throw errors.merge(opts.out, undefined, `already holds ${held.join(', ')}; pass --force to overwrite them`);
+}
+
 /** Merge with optional member selection and reward calibration. */
 export async function selectiveMerge(opts: SelectiveMergeOptions): Promise<SelectiveMergeSummary> {
   const select = opts.select ?? 'uniform';
   const data = opts.data ?? [];
   const calibrate = opts.calibrate ?? [];
+  if (opts.split !== undefined && data.length === 0 && calibrate.length === 0) {
+    throw errors.validation('--split', 'selects rows of the --data and --calibrate files; give one of them, or drop --split');
+  }
   if (select === 'uniform' && data.length === 0 && calibrate.length === 0) {
     if (opts.k !== undefined) throw errors.validation('--k', 'only applies to --select top-k');
     return mergeModels(opts);
   }
   checkOptions(opts, select);
+  checkOutput(opts);
   const progress = new Progress({ stream: opts.stderr ?? process.stderr, quiet: opts.quiet });
   const log = (line: string) => progress.info(`merge: ${line}`);
 
-  const loadPairs = async (files: string[], what: string): Promise<{ pairs: PreferencePair[]; source: PairSource }> => {
-    const { pairs } = await readPairFiles(files, opts.split, log);
-    if (pairs.length === 0) throw errors.validation(what, `no preference pairs in ${files.join(', ')}${opts.split ? ` (split ${opts.split})` : ''}`);
+  // Every pair file and the split are checked, then read, before any model is scored or file written.
+  const split = opts.split === undefined ? undefined : await loadSplit(opts.split);
+  await checkPairFiles(data, split, '--data');
+  await checkPairFiles(calibrate, split, '--calibrate');
+  const loadPairs = async (files: string[], option: string): Promise<{ pairs: PreferencePair[]; source: PairSource }> => {
+    const { pairs } = await readPairFiles(files, split, log, option);
+    if (pairs.length === 0) throw errors.validation(option, `no preference pairs in ${files.join(', ')}${opts.split ? ` (split ${opts.split})` : ''}`);
     return { pairs, source: { files, split: opts.split, pairs: pairs.length } };
   };
+  const heldOut = data.length > 0 ? await loadPairs(data, '--data') : undefined;
+  const calibration = calibrate.length > 0 ? await loadPairs(calibrate, '--calibrate') : undefined;
 
   let selected: { result: Selection; pairs: PreferencePair[]; source: PairSource } | undefined;
   let inputs = opts.inputs;
   let weights = opts.weights;
-  if (data.length > 0) {
-    const { pairs, source } = await loadPairs(data, '--data');
+  if (heldOut) {
+    const { pairs, source } = heldOut;
     const byLabel = new Map(resolveInputs(opts.inputs).map((i): [string, ScorableModel] => [i.label, { label: i.label, dir: i.dir, modelFile: i.onnxPath }]));
     let scored = 0;
     const result = await selectMembers(select, opts.inputs, {
@@ -145,15 +167,15 @@ export async function selectiveMerge(opts: SelectiveMergeOptions): Promise<Selec
     log(`merged model: ${pct(mergedAccuracy)}`);
     record.selection = { result: selected.result, source: selected.source, merged: mergedAccuracy };
   }
-  let calibration: RewardScale | undefined;
-  if (calibrate.length > 0) {
-    const { pairs, source } = await loadPairs(calibrate, '--calibrate');
+  let scale: RewardScale | undefined;
+  if (calibration) {
+    const { pairs, source } = calibration;
     log(`calibrating the reward on ${pairs.length * 2} texts`);
-    calibration = await rewardScale(output, pairs, scoringProgress(progress, 'calibration'));
-    log(`normalization: mean ${calibration.mean.toPrecision(6)}, std ${calibration.std.toPrecision(6)}`);
-    record.calibration = { scale: calibration, source };
+    scale = await rewardScale(output, pairs, scoringProgress(progress, 'calibration'));
+    log(`normalization: mean ${scale.mean.toPrecision(6)}, std ${scale.std.toPrecision(6)}`);
+    record.calibration = { scale, source };
   }
   const keptDirs = selected && resolveInputs(selected.result.kept).map((i) => i.dir);
   await writeSelectionRecord(summary.outDir, MERGE_CARD, record, keptDirs);
-  return { ...summary, selection: selected?.result, mergedAccuracy, calibration };
+  return { ...summary, selection: selected?.result, mergedAccuracy, calibration: scale };
 }
