@@ -1,19 +1,24 @@
 // A short pass on an idle session runs on the calling thread (no worker hop) and gives the
 // worker's result; passes that overlap another, follow one back to back, or are estimated
-// long go to the worker.
+// long go to the worker. The thresholds are settings (inline_max_ms, inline_min_idle_ms,
+// inline_max_model_mib) that reach the session.
 import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { loadServeConfig } from '../src/config/load.js';
 import { loadModelDirectory } from '../src/model/directory.js';
+import { DEFAULT_INLINE_POLICY, type InlinePolicy } from '../src/model/inline-policy.js';
 import { padBatch } from '../src/model/padded-batch.js';
 import { ThreadSession } from '../src/model/session-thread.js';
 import { ModelTokenizer } from '../src/model/tokenizer.js';
+import { startServer } from '../src/server/start.js';
+import { testConfig } from './helpers/http-call.js';
 
 const OPTIONS = { intraOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential' } as const;
 
-async function setup(t: Tap.Test) {
+async function setup(t: Tap.Test, policy?: InlinePolicy) {
   const dir = await loadModelDirectory('models/reference');
   const tokenizer = await ModelTokenizer.load(dir);
-  const session = await ThreadSession.open(dir.modelFile, 'cpu', OPTIONS);
+  const session = await ThreadSession.open(dir.modelFile, 'cpu', OPTIONS, policy);
   t.teardown(() => session.release());
   // A short item: its pass stays far below the 5 ms inline limit even on a loaded machine.
   const [short] = await tokenizer.encode(['Once upon a time there was a little girl named Lily.']);
@@ -64,4 +69,44 @@ t.test('overlapping, back-to-back and long passes go to the worker', async (t) =
   const beforeLong = session.inlinePasses;
   await run(64); // 64 x 128 tokens: far beyond 5 ms (tens of ms)
   t.equal(session.inlinePasses, beforeLong, 'a long batch went to the worker though the session was idle');
+});
+
+t.test('the policy decides: no inline pass with maxMs 0, before minIdleMs of idleness, or for a model over maxModelBytes', async (t) => {
+  const policies: [string, InlinePolicy][] = [
+    ['maxMs 0', { ...DEFAULT_INLINE_POLICY, maxMs: 0 }],
+    ['minIdleMs 60 s', { ...DEFAULT_INLINE_POLICY, minIdleMs: 60_000 }],
+    ['maxModelBytes 1 MiB (the model is larger)', { ...DEFAULT_INLINE_POLICY, maxModelBytes: 2 ** 20 }],
+  ];
+  for (const [name, policy] of policies) {
+    const { session, run } = await setup(t, policy);
+    // As in the first test, where the default policy runs one of these inline within 20 tries.
+    for (let i = 0; i < 20; i++) {
+      await run(1);
+      await sleep(20);
+    }
+    t.equal(session.inlinePasses, 0, `${name}: every pass on the worker`);
+  }
+});
+
+t.test('the settings reach the session: flags and env, through the server to ThreadSession.open', async (t) => {
+  const request = loadServeConfig(['--inline-max-ms', '2.5', '--inline-max-model-mib', '8'], { WARM_SERVE_INLINE_MIN_IDLE_MS: '1' });
+  if (request.help) throw new Error('unexpected help');
+  const { inline_max_ms, inline_min_idle_ms, inline_max_model_mib } = request.config;
+  t.same({ inline_max_ms, inline_min_idle_ms, inline_max_model_mib }, { inline_max_ms: 2.5, inline_min_idle_ms: 1, inline_max_model_mib: 8 });
+  const defaults = testConfig();
+  t.same([defaults.inline_max_ms, defaults.inline_min_idle_ms, defaults.inline_max_model_mib * 2 ** 20],
+    [DEFAULT_INLINE_POLICY.maxMs, DEFAULT_INLINE_POLICY.minIdleMs, DEFAULT_INLINE_POLICY.maxModelBytes], 'defaults from inline-policy.ts');
+
+  const open = ThreadSession.open;
+  const seen: (InlinePolicy | undefined)[] = [];
+  ThreadSession.open = (file, device, options, policy) => {
+    seen.push(policy);
+    return open.call(ThreadSession, file, device, options, policy);
+  };
+  t.teardown(() => {
+    ThreadSession.open = open;
+  });
+  const server = await startServer(testConfig({ inline_max_ms: 2.5, inline_min_idle_ms: 1, inline_max_model_mib: 8 }));
+  await server.stop();
+  t.same(seen, [{ maxMs: 2.5, minIdleMs: 1, maxModelBytes: 8 * 2 ** 20 }], 'the server opened its session with the configured policy');
 });

@@ -6,6 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { DEVICES } from '../model/device-names.js';
+import { DEFAULT_INLINE_POLICY, type InlinePolicy } from '../model/inline-policy.js';
 import { BatchingOptionsSchema, type BatchingOptions } from '../batching/options.js';
 
 /** The package root (two levels above this file in both src/ and dist/). */
@@ -91,6 +92,26 @@ export const ServeConfigSchema = z.strictObject({
     .describe(
       "where to run: cpu; cuda or tensorrt (onnxruntime-node's CUDA 12 build, docker/Dockerfile.gpu); webgpu (bundled, needs Vulkan); auto = cuda, else webgpu, else cpu",
     ),
+  // The worker-thread vs main-thread choice of each forward pass (src/model/inline-policy.ts).
+  inline_max_ms: z
+    .number()
+    .min(0)
+    .default(DEFAULT_INLINE_POLICY.maxMs)
+    .describe(
+      'on cpu, a forward pass estimated to take at most this long runs on the main thread when its session is idle, skipping the hop to its worker thread (two thread wake-ups, ~0.5-2 ms on a 2-core VM); it stalls the event loop that long. 0 = every pass on the worker. 5: under the 20 ms event-loop delay target, over a 128-token pass of the reference model (~3 ms)',
+    ),
+  inline_min_idle_ms: z
+    .number()
+    .min(0)
+    .default(DEFAULT_INLINE_POLICY.minIdleMs)
+    .describe(
+      'a session is idle (see inline_max_ms) once no pass has finished for this long; under load batches follow each other closer than that, so they go to the worker. 0.3: in a closed loop on the reference model 97% of passes ran inline at 1 client, 2% at 4, none at 16 or 256',
+    ),
+  inline_max_model_mib: z
+    .number()
+    .min(0)
+    .default(DEFAULT_INLINE_POLICY.maxModelBytes / 2 ** 20)
+    .describe('largest model.onnx (MiB) that gets the inline path: it loads a second copy of the weights on the main thread. 64: small models only'),
   log_level: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
@@ -118,6 +139,11 @@ export const CONFIG_KEYS = Object.keys(ServeConfigSchema.shape) as ConfigKey[];
 export function batchingSettings(config: ServeConfig): BatchingOptions {
   const keys = Object.keys(BatchingOptionsSchema.shape) as (keyof BatchingOptions)[];
   return Object.fromEntries(keys.map((key) => [key, config[key]])) as BatchingOptions;
+}
+
+/** The inline-pass policy of the engine out of the serve settings. */
+export function inlineSettings(config: ServeConfig): InlinePolicy {
+  return { maxMs: config.inline_max_ms, minIdleMs: config.inline_min_idle_ms, maxModelBytes: config.inline_max_model_mib * 2 ** 20 };
 }
 
 /** `max_batch_size` -> `max-batch-size` (the flag, without dashes in front). */

@@ -6,6 +6,7 @@
  */
 import { errors } from '../errors.js';
 import type { Device } from './device.js';
+import type { InlinePolicy } from './inline-policy.js';
 import { ThreadSession } from './session-thread.js';
 import type { Engine } from './engine.js';
 import { checkGraph, type FeedableInput, type GraphSignature } from './graph.js';
@@ -26,6 +27,8 @@ export interface OnnxEngineOptions {
   allowSpinning?: boolean;
   /** Where to run (src/model/device.ts); default cpu. */
   device?: Device;
+  /** When a short pass runs on the calling thread instead of the worker (inline-policy.ts); default DEFAULT_INLINE_POLICY. */
+  inline?: InlinePolicy;
 }
 
 /** How the engine lays out a batch and post-processes its output. */
@@ -58,7 +61,7 @@ export class OnnxEngine implements Engine {
       graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
       executionMode: 'sequential',
       extra: { session: { intra_op: { allow_spinning: options.allowSpinning ? '1' : '0' } } },
-    });
+    }, options.inline);
     const executionProvider = session.device;
     try {
       const signature = checkGraph(modelFile, session.inputMetadata, session.outputMetadata);

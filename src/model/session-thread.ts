@@ -6,9 +6,11 @@
  * posts the int64 buffers and gets the logits back.
  *
  * The hop costs time too (two thread wake-ups, ~0.5-2 ms on the 2-core benchmark VM), which
- * dominates a lone request to a tiny model. So a pass estimated at most INLINE_MAX_MS runs on
- * the calling thread when the session has been idle: that stalls the event loop no longer than
- * INLINE_MAX_MS, and under load, when batches follow each other, every pass goes to the worker.
+ * dominates a lone request to a tiny model. So a pass estimated at most `maxMs` runs on the
+ * calling thread when the session has been idle for `minIdleMs`: that stalls the event loop no
+ * longer than `maxMs`, and under load, when batches follow each other, every pass goes to the
+ * worker (InlinePolicy, inline-policy.ts; settings inline_max_ms, inline_min_idle_ms,
+ * inline_max_model_mib).
  */
 import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
@@ -17,6 +19,7 @@ import * as ort from 'onnxruntime-node';
 import type { InferenceSession } from 'onnxruntime-node';
 import { errors } from '../errors.js';
 import type { Device } from './device.js';
+import { DEFAULT_INLINE_POLICY, type InlinePolicy } from './inline-policy.js';
 import type { SessionReply, SessionRequest } from './session-messages.js';
 
 // Under a TypeScript loader (tests) this module is .ts and so is its worker.
@@ -35,14 +38,6 @@ interface Waiter {
   tokens: number;
 }
 
-// Longest pass (estimated) that may run on the calling thread: well below the 20 ms event-loop
-// delay target, and longer than a single 128-token pass of the tiny reference model (~3 ms).
-const INLINE_MAX_MS = 5;
-// Idle means no pass for this long: under load the next batch starts right as one finishes. Measured
-// (tiny model, closed loop): 97% of passes inline at 1 client, 2% at 4 clients, none at 16 and 256.
-const INLINE_MIN_IDLE_MS = 0.3;
-// The inline session is a second copy of the weights; only small models get one.
-const INLINE_MAX_MODEL_BYTES = 64 * 2 ** 20;
 // Weight of the newest pass in the per-token cost estimate.
 const COST_SMOOTHING = 0.2;
 
@@ -70,6 +65,7 @@ export class ThreadSession {
     readonly outputMetadata: readonly InferenceSession.ValueMetadata[],
     private readonly modelFile: string,
     private readonly options: InferenceSession.SessionOptions,
+    private readonly inlinePolicy: Readonly<InlinePolicy>,
   ) {
     worker.on('message', (reply: SessionReply) => {
       if (reply.kind !== 'result' && reply.kind !== 'failed') return;
@@ -93,8 +89,13 @@ export class ThreadSession {
     worker.unref();
   }
 
-  /** Open `modelFile` on `device` in a new worker; errors.model when it cannot load. */
-  static open(modelFile: string, device: Device, options: InferenceSession.SessionOptions): Promise<ThreadSession> {
+  /** Open `modelFile` on `device` in a new worker; errors.model when it cannot load. `inline`: when a pass may skip the worker. */
+  static open(
+    modelFile: string,
+    device: Device,
+    options: InferenceSession.SessionOptions,
+    inline: Readonly<InlinePolicy> = DEFAULT_INLINE_POLICY,
+  ): Promise<ThreadSession> {
     const worker = new Worker(WORKER_URL, { workerData: { modelFile, device, options } });
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(errors.model(modelFile, `the onnxruntime worker thread failed: ${err.message}`));
@@ -102,7 +103,7 @@ export class ThreadSession {
       worker.once('message', (reply: SessionReply) => {
         worker.off('error', onError);
         if (reply.kind === 'ready') {
-          resolve(new ThreadSession(worker, reply.device as Exclude<Device, 'auto'>, reply.inputs, reply.outputs, modelFile, options));
+          resolve(new ThreadSession(worker, reply.device as Exclude<Device, 'auto'>, reply.inputs, reply.outputs, modelFile, options, inline));
         } else if (reply.kind === 'open_failed') {
           void worker.terminate();
           // The worker's model error names its own file.
@@ -138,17 +139,19 @@ export class ThreadSession {
 
   /** A short pass on an idle CPU session: cheaper here than a round trip to the worker. */
   private qualifiesInline(tokens: number): boolean {
+    const { maxMs, minIdleMs } = this.inlinePolicy;
     return (
       this.device === 'cpu' &&
+      maxMs > 0 &&
       !inlineBusy &&
       this.waiting.size === 0 &&
-      this.msPerToken * tokens <= INLINE_MAX_MS &&
-      performance.now() - this.lastDone >= INLINE_MIN_IDLE_MS
+      this.msPerToken * tokens <= maxMs &&
+      performance.now() - this.lastDone >= minIdleMs
     );
   }
 
   private async openInline(): Promise<ort.InferenceSession | undefined> {
-    if ((await stat(this.modelFile)).size > INLINE_MAX_MODEL_BYTES) return undefined;
+    if ((await stat(this.modelFile)).size > this.inlinePolicy.maxModelBytes) return undefined;
     this.inlineSession = await ort.InferenceSession.create(this.modelFile, this.options);
     return this.inlineSession;
   }
