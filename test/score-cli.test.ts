@@ -44,8 +44,9 @@ const expected = (async () => {
   const plain = items.map(({ id: _, ...item }) => item as ScoreInput);
   const warm = (await service.score(plain)).items;
   const withMembers = (await service.score(plain, { aggregate: 'uwo', returnMembers: true })).items;
+  const memberNames = service.info.ensemble!.members;
   await service.drain(1000);
-  return { warm, withMembers };
+  return { warm, withMembers, memberNames };
 })();
 
 t.test('a file in, the same lines plus rewards out, in order, equal to the service', async (t) => {
@@ -82,11 +83,15 @@ t.test('--ensemble: uwo with members and their variance, as the service computes
   const run = await score(['--ensemble', '--aggregate', 'uwo', '--return-members'], jsonl(items.slice(0, 20)));
   t.equal(run.code, 0, run.stderr);
   const rows = run.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
-  const { withMembers } = await expected;
-  t.same(rows.map((r) => [r.reward, r.members, r.uncertainty]), withMembers.slice(0, 20).map((i) => [i.reward, i.members, i.uncertainty]));
+  const { withMembers, memberNames } = await expected;
+  t.ok(memberNames.length >= 2);
+  // Named as the server names them (/v1/score members[k] = {name, rewards}), one reward per line.
+  const named = (rewards: number[]) => rewards.map((reward, k) => ({ name: memberNames[k], reward }));
+  t.same(rows.map((r) => [r.reward, r.members, r.uncertainty]), withMembers.slice(0, 20).map((i) => [i.reward, named(i.members!), i.uncertainty]));
   for (const r of rows) {
-    const mean = r.members.reduce((a: number, b: number) => a + b, 0) / r.members.length;
-    const variance = r.members.reduce((a: number, b: number) => a + (b - mean) ** 2, 0) / r.members.length;
+    const rewards: number[] = r.members.map((m: { reward: number }) => m.reward);
+    const mean = rewards.reduce((a, b) => a + b, 0) / rewards.length;
+    const variance = rewards.reduce((a, b) => a + (b - mean) ** 2, 0) / rewards.length;
     t.ok(Math.abs(r.uncertainty - variance) < 1e-9 && Math.abs(r.reward - (mean - 0.5 * variance)) < 1e-9, 'uwo = mean − 0.5·variance');
   }
 });

@@ -9,14 +9,14 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import type { Writable } from 'node:stream';
-import { WarmServeError } from '../errors.js';
-import { DEVICES, type Device } from '../model/device.js';
+import { errors, fieldName, WarmServeError } from '../errors.js';
+import { DEVICES, type Device } from '../model/device-names.js';
 import { AGGREGATES, type Aggregate } from '../scoring/aggregate.js';
 import { DEFAULT_MODEL_DIR } from '../config/schema.js';
 import { BULK_CHUNK_SIZE, BULK_CONCURRENCY, OFFLINE_BATCHING } from '../scoring/bulk.js';
 import { createScoringService } from '../scoring/service.js';
 import type { ScoreInput, ScoredItem } from '../scoring/types.js';
-import { ScoreItemSchema } from '../server/schemas.js';
+import { ScoreItemSchema } from '../api/schemas.js';
 import { validationMessage } from '../server/validation-message.js';
 
 const HELP = `Usage: warm-serve score [--model DIR] [--input FILE] [--output FILE] [options]
@@ -26,7 +26,9 @@ Score a JSON Lines file offline with the server's formatting, tokenization and i
 Each input line is one item, as in POST /v1/score:
   {"prompt": ..., "completion": ...} | {"messages": [{"role", "content"}, ...]} | {"text": ...}
 Other fields (an id, labels) are copied to the output line, which adds:
-  "reward", "truncated", "tokens"; with --return-members also "members" and "uncertainty".
+  "reward", "truncated", "tokens"; with --return-members also "members", each member's reward
+  as [{"name", "reward"}] in warm.json order (the server's members[k].rewards[i] for this item),
+  and "uncertainty", their population variance.
 
 Options:
   --model DIR          model directory (default: the bundled models/reference)
@@ -41,7 +43,7 @@ Options:
   -h, --help           this help
 
 Progress goes to stderr. Exit status: 0 done; 2 for bad arguments or a bad input line, named on
-stderr (the lines before it are written).
+stderr (the lines before it are written); 1 when the model cannot load or a forward pass fails.
 `;
 
 const ITEM_FIELDS = ['prompt', 'completion', 'messages', 'text'] as const;
@@ -59,10 +61,10 @@ function parseLine(text: string, number: number): Line {
   try {
     object = JSON.parse(text);
   } catch (err) {
-    throw new WarmServeError('validation_error', `line ${number}: not JSON (${(err as Error).message})`);
+    throw errors.validation(`line ${number}`, `not JSON (${(err as Error).message})`);
   }
   if (typeof object !== 'object' || object === null || Array.isArray(object)) {
-    throw new WarmServeError('validation_error', `line ${number}: expected a JSON object, one item per line`);
+    throw errors.validation(`line ${number}`, 'expected a JSON object, one item per line');
   }
   const record = object as Record<string, unknown>;
   const picked = Object.fromEntries(ITEM_FIELDS.filter((k) => k in record).map((k) => [k, record[k]]));
@@ -74,7 +76,8 @@ function parseLine(text: string, number: number): Line {
       message: issue.message,
       params: issue as unknown as Record<string, unknown>,
     }));
-    throw new WarmServeError('validation_error', `line ${number}: ${validationMessage(entries).replace(/^body: /, '')}`);
+    // The item is the whole line: its root is the line, not `body`.
+    throw errors.validation(`line ${number}`, validationMessage(entries).replace(/^body: /, ''));
   }
   return { number, object: record, item: parsed.data };
 }
@@ -125,6 +128,14 @@ function progress(): { update(done: number): void; finish(done: number): void } 
   };
 }
 
+/** Print a catalogue error (and the help after a usage error); returns its exit status. */
+function fail(err: WarmServeError, help?: string): number {
+  process.stderr.write(`warm-serve score: ${err.message}\n${help ? `\n${help}` : ''}`);
+  return err.exitCode;
+}
+
+const usageError = (problem: string): number => fail(errors.usage(problem), HELP);
+
 async function write(out: Writable, text: string): Promise<void> {
   if (!out.write(text)) await once(out, 'drain');
 }
@@ -149,17 +160,12 @@ export async function run(argv: string[]): Promise<number> {
       },
     }));
   } catch (err) {
-    process.stderr.write(`warm-serve score: ${(err as Error).message}\n\n${HELP}`);
-    return 2;
+    return usageError((err as Error).message);
   }
   if (values.help) {
     process.stdout.write(HELP);
     return 0;
   }
-  const usageError = (message: string) => {
-    process.stderr.write(`warm-serve score: ${message}\n\n${HELP}`);
-    return 2;
-  };
   const aggregate = values.aggregate as Aggregate;
   if (!AGGREGATES.includes(aggregate)) return usageError(`--aggregate must be one of ${AGGREGATES.join(', ')} (got '${values.aggregate}')`);
   if (!DEVICES.includes(values.device as Device)) return usageError(`--device must be one of ${DEVICES.join(', ')} (got '${values.device}')`);
@@ -179,8 +185,7 @@ export async function run(argv: string[]): Promise<number> {
       await once(raw, 'open');
     }
   } catch {
-    process.stderr.write(`warm-serve score: --input ${values.input}: no such readable file\n`);
-    return 2;
+    return fail(errors.usage(`--input ${values.input}: no such readable file`));
   }
   try {
     if (values.output !== '-') {
@@ -189,14 +194,17 @@ export async function run(argv: string[]): Promise<number> {
     }
   } catch (err) {
     if (raw !== process.stdin) (raw as ReadStream).destroy();
-    process.stderr.write(`warm-serve score: --output ${values.output}: cannot write (${(err as NodeJS.ErrnoException).code})\n`);
-    return 2;
+    return fail(errors.usage(`--output ${values.output}: cannot write (${(err as NodeJS.ErrnoException).code})`));
   }
   const service = await createScoringService(values.model, {
     engine: { intraOpThreads: threads, device: values.device as Device },
     batching: OFFLINE_BATCHING,
     ensemble: values.ensemble,
   });
+  const memberNames = service.info.ensemble?.members ?? [];
+  /** What a line gains: the scored fields, each member's reward named as the server names it. */
+  const outputFields = (item: ScoredItem) =>
+    item.members === undefined ? item : { ...item, members: item.members.map((reward, k) => ({ name: memberNames[k], reward })) };
   const input = values.input.endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
   raw.on('error', (err: Error) => input.emit('error', err));
   const shown = progress();
@@ -210,15 +218,18 @@ export async function run(argv: string[]): Promise<number> {
       items = (await service.score(lines.map((l) => l.item), opts)).items;
     } catch (err) {
       if (!(err instanceof WarmServeError)) throw err;
-      // A per-item error names items[i] of this chunk: say which input line that is, and the
-      // flag rather than the API field. The lines before it are still scored and written.
-      const i = Number(/^items\[(\d+)\]/.exec(err.message)?.[1] ?? 0);
-      err.message = err.message
-        .replace(/^items\[\d+\]/, `line ${lines[i].number}`)
-        .replace('allow truncation (truncate: true)', 'drop --no-truncate to truncate it');
-      return { ...(i > 0 ? await scoreChunk(lines.slice(0, i)) : { text: '', count: 0 }), error: err };
+      if (err.index === undefined) return { text: '', count: 0, error: err };
+      // An error about items[i] of this chunk: name the input line instead, and the flag rather
+      // than the API field. The lines before it are still scored and written.
+      const i = err.index;
+      const within = err.path!.slice(2);
+      const error = err.relabel({
+        field: within.length > 0 ? `line ${lines[i].number}: ${fieldName(within)}` : `line ${lines[i].number}`,
+        ...(err.fields.setting === 'max_length' ? { hint: 'shorten the item or drop --no-truncate to truncate it' } : {}),
+      });
+      return { ...(i > 0 ? await scoreChunk(lines.slice(0, i)) : { text: '', count: 0 }), error };
     }
-    return { text: lines.map((l, k) => `${JSON.stringify({ ...l.object, ...items[k] })}\n`).join(''), count: lines.length };
+    return { text: lines.map((l, k) => `${JSON.stringify({ ...l.object, ...outputFields(items[k]) })}\n`).join(''), count: lines.length };
   };
   const emit = async ({ text, count, error }: Scored) => {
     await write(out, text);
@@ -245,8 +256,7 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (!(err instanceof WarmServeError)) throw err;
-    process.stderr.write(`warm-serve score: ${err.message}\n`);
-    return 2;
+    return fail(err);
   } finally {
     if (out !== process.stdout) await new Promise<void>((resolve) => out.end(() => resolve()));
     await service.drain(60_000);
