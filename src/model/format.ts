@@ -18,19 +18,25 @@ const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './chat-template-wo
 
 /** The rendering budget of one request's conversations. */
 export interface TemplateBudget {
-  /** Most time (queue wait included) to render one request's conversations. */
-  timeoutMs: number;
+  /**
+   * Most time (queue wait included) to render one request's conversations. Default: no limit,
+   * as offline scoring wants; the server sets template_timeout_ms.
+   */
+  timeoutMs?: number;
   /** Heap of each rendering thread: a template that builds huge strings fails instead of growing the server. */
   heapMb?: number;
 }
 
-const DEFAULT_BUDGET: Required<TemplateBudget> = { timeoutMs: 2000, heapMb: 256 };
+const DEFAULT_BUDGET: Required<TemplateBudget> = { timeoutMs: Infinity, heapMb: 256 };
 
 /** Turns request items into model text for one model directory. */
 export class InputFormatter {
-  private readonly pool?: Piscina<string | null, RenderResult | null>;
+  /** What the rendering threads need; undefined when the model has no chat template. */
+  private readonly workerData?: TemplateData;
+  /** Started on first use (warm-up or the first chat), so a service that never sees a chat starts no thread. */
+  private pool?: Piscina<string | null, RenderResult | null>;
   /** Resolves once the first rendering thread has started: a request's budget does not pay for it. */
-  private readonly started?: Promise<unknown>;
+  private started?: Promise<unknown>;
   private readonly budget: Required<TemplateBudget>;
 
   constructor(
@@ -44,27 +50,17 @@ export class InputFormatter {
     } catch (err) {
       throw errors.model(dir.tokenizerConfigFile, `chat_template does not parse: ${(err as Error).message}`);
     }
-    const workerData: TemplateData = {
+    this.workerData = {
       template: dir.chatTemplate,
       bos_token: dir.bosToken ?? '',
       eos_token: dir.eosToken ?? '',
       pad_token: dir.padToken ?? '',
     };
-    this.pool = new Piscina({
-      filename: WORKER_URL.href,
-      workerData,
-      minThreads: 1,
-      maxThreads: 2,
-      idleTimeout: 60_000,
-      resourceLimits: { maxOldGenerationSizeMb: this.budget.heapMb },
-    });
-    this.started = this.pool.run(null, { name: 'ping' });
-    this.started.catch(() => {}); // a thread that cannot start fails the first render, with its error
   }
 
   /** Whether `messages` items are accepted. */
   get supportsChat(): boolean {
-    return this.pool !== undefined;
+    return this.workerData !== undefined;
   }
 
   /** Model text for every item of a request, in order; 422 naming the item when one cannot be formatted. */
@@ -92,7 +88,7 @@ export class InputFormatter {
    * within the budget fails the load instead of every chat request.
    */
   async warmup(): Promise<void> {
-    if (!this.pool) return;
+    if (!this.workerData) return;
     const conversation = [{ role: 'user', content: 'warm-up' }, { role: 'assistant', content: 'warm-up' }];
     try {
       await this.render([conversation], [0]);
@@ -114,20 +110,30 @@ export class InputFormatter {
         slot === '{prompt}' ? input.prompt : input.completion,
       );
     }
-    throw errors.validation(`items[${index}]`, 'expected {prompt, completion}, {messages} or {text}');
+    throw errors.validation(['items', index], 'expected {prompt, completion}, {messages} or {text}');
   }
 
   /** Render conversations (request indices `indices`) in the pool, within the budget. */
   private async render(conversations: ChatMessage[][], indices: number[]): Promise<string[]> {
-    if (!this.pool) {
-      throw errors.validation(`items[${indices[0]}].messages`, `model '${this.dir.name}' has no chat_template in tokenizer_config.json; send {prompt, completion} or {text} instead`);
+    if (!this.workerData) {
+      throw errors.validation(['items', indices[0], 'messages'], `model '${this.dir.name}' has no chat_template in tokenizer_config.json; send {prompt, completion} or {text} instead`);
     }
+    this.pool ??= new Piscina({
+      filename: WORKER_URL.href,
+      workerData: this.workerData,
+      minThreads: 1,
+      maxThreads: 2,
+      idleTimeout: 60_000,
+      resourceLimits: { maxOldGenerationSizeMb: this.budget.heapMb },
+    });
+    this.started ??= this.pool.run(null, { name: 'ping' });
     await this.started;
     const { timeoutMs, heapMb } = this.budget;
-    const where = indices.length === 1 ? `items[${indices[0]}].messages` : 'items';
+    const where = indices.length === 1 ? ['items', indices[0], 'messages'] : 'items';
     let result: RenderResult;
     try {
-      result = (await this.pool.run(JSON.stringify(conversations), { signal: AbortSignal.timeout(timeoutMs) }))!;
+      const signal = Number.isFinite(timeoutMs) ? AbortSignal.timeout(timeoutMs) : undefined;
+      result = (await this.pool.run(JSON.stringify(conversations), { signal }))!;
     } catch (err) {
       // The pool ends the thread of an aborted or failed task and starts another for the next one.
       if ((err as Error).name === 'AbortError') {
@@ -139,7 +145,7 @@ export class InputFormatter {
       throw err;
     }
     if ('failed' in result) {
-      throw errors.validation(`items[${indices[result.failed]}].messages`, `chat template rejected the messages: ${result.error}`);
+      throw errors.validation(['items', indices[result.failed], 'messages'], `chat template rejected the messages: ${result.error}`);
     }
     return result.texts;
   }
