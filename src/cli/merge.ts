@@ -33,7 +33,9 @@ Member selection and calibration (score models with ONNX Runtime: every input ne
       --k K              top-k: how many inputs to keep
       --calibrate FILE   after merging, measure the merged model's reward mean and std on these
                          pairs' texts and store them as warm.json "normalization" (averaging
-                         shifts the reward scale); repeatable
+                         shifts the reward scale), and each member's as its
+                         members[].normalization, so that serve --ensemble aggregates share
+                         one scale; repeatable
   -q, --quiet            no progress or summary on stderr (warnings still shown)
   -h, --help             show this help
 

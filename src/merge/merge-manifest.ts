@@ -2,7 +2,9 @@
  * The output warm.json. Starts from the output directory's existing manifest when there is one
  * (a curated model directory keeps its template, normalisation and description), else from the
  * first input's minus its `name` and `normalization` (those describe that member, not the
- * average), else from the defaults; then lists the inputs as `members` and records `merge`.
+ * average), else from the defaults; then lists the inputs as `members` and records `merge`. A
+ * member's own normalisation is overridden with the identity when the merged model has none, so
+ * that ensemble aggregates compare raw logits with raw logits.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -27,6 +29,9 @@ async function readManifest(dir: string, label: string): Promise<Manifest | unde
   return parsed.data;
 }
 
+/** The normalisation that serves raw logits, overriding a member's own. */
+const IDENTITY = { mean: 0, std: 1 };
+
 /** The manifest for the merged model in `outDir`. */
 export async function mergedManifest(
   outDir: string,
@@ -46,11 +51,11 @@ export async function mergedManifest(
   const members = [];
   for (const input of inputs) {
     const own = await readManifest(input.dir, input.label);
-    members.push({
-      name: basename(input.dir),
-      path: relative(outDir, input.dir),
-      ...(own?.normalization ? { normalization: own.normalization } : {}),
-    });
+    // serve --ensemble aggregates the members' rewards with the merged model's, so they must be in
+    // its units. An uncalibrated merge serves raw logits; a member's own normalisation would put it
+    // on another scale, so the identity overrides it (`merge --calibrate` then sets every one).
+    const normalization = own?.normalization && (base.normalization ? own.normalization : IDENTITY);
+    members.push({ name: basename(input.dir), path: relative(outDir, input.dir), ...(normalization ? { normalization } : {}) });
   }
   return ManifestSchema.parse({ ...base, members, merge });
 }

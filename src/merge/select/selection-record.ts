@@ -20,10 +20,19 @@ export interface PairSource {
   pairs: number;
 }
 
+/** One ensemble member's reward scale on the calibration texts. */
+export interface MemberScale {
+  /** The member's directory (absolute), as warm.json `members[].path` resolves. */
+  dir: string;
+  name: string;
+  scale: RewardScale;
+}
+
 /** What to add to the merge record. */
 export interface SelectionRecord {
   selection?: { result: Selection; source: PairSource; merged: Accuracy };
-  calibration?: { scale: RewardScale; source: PairSource };
+  /** The merged model's scale and each member's, all on the same texts. */
+  calibration?: { scale: RewardScale; source: PairSource; members: MemberScale[] };
 }
 
 const pct = (x: number) => (100 * x).toFixed(1);
@@ -84,6 +93,14 @@ function calibrationSection(c: NonNullable<SelectionRecord['calibration']>): str
     '',
     'warm.json stores them as `normalization`, so the served reward is (logit − mean) / std: about mean 0 and std 1 on this data.',
     '',
+    'Each ensemble member was measured on the same texts, tokenized as `serve --ensemble` tokenizes them, and its',
+    'mean and std stored as its `members[].normalization`: every aggregate (`warm`, `mean`, `min`, `uwo`, the member',
+    'rewards) is then in the same units, and identical members give exactly the merged model\'s reward.',
+    '',
+    '| member | mean | std |',
+    '|---|---:|---:|',
+    ...c.members.map((m) => `| \`${m.name}\` | ${round(m.scale.mean)} | ${round(m.scale.std)} |`),
+    '',
   ];
 }
 
@@ -111,11 +128,23 @@ export async function writeSelectionRecord(outDir: string, mergeCard: string, re
   }
   if (record.calibration) {
     const { scale, source } = record.calibration;
-    merge.calibration = { data: source.files, ...(source.split ? { split: source.split } : {}), texts: scale.texts, mean: scale.mean, std: scale.std };
+    merge.calibration = {
+      data: source.files,
+      ...(source.split ? { split: source.split } : {}),
+      texts: scale.texts,
+      mean: scale.mean,
+      std: scale.std,
+      members: record.calibration.members.map((m) => ({ name: m.name, mean: m.scale.mean, std: m.scale.std })),
+    };
     manifest.normalization = { mean: scale.mean, std: scale.std };
   }
   // A single kept member was merged with a weight-0 runner-up, which is not a member.
-  const members = keptDirs ? manifest.members.filter((m) => keptDirs.includes(resolve(outDir, m.path))) : manifest.members;
+  const kept = keptDirs ? manifest.members.filter((m) => keptDirs.includes(resolve(outDir, m.path))) : manifest.members;
+  const memberScales = new Map(record.calibration?.members.map((m) => [m.dir, m.scale]));
+  const members = kept.map((m) => {
+    const scale = memberScales.get(resolve(outDir, m.path));
+    return scale ? { ...m, normalization: { mean: scale.mean, std: scale.std } } : m;
+  });
   const updated = ManifestSchema.safeParse({ ...manifest, members, merge });
   if (!updated.success) throw errors.merge(outDir, undefined, `the updated ${MANIFEST_FILE} is invalid: ${updated.error.message}`);
 

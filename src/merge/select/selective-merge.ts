@@ -12,14 +12,16 @@ import type { Accuracy } from '../../eval/accuracy.js';
 import { checkPairFiles, readPairFiles } from '../../eval/pair-files.js';
 import { loadSplit } from '../../eval/splits.js';
 import type { PreferencePair } from '../../eval/pairs.js';
-import { errors } from '../../errors.js';
+import { errors, WarmServeError } from '../../errors.js';
+import { loadModelDirectory, type ModelDirectory } from '../../model/directory.js';
+import { loadMemberDirectories } from '../../model/members.js';
 import { MANIFEST_FILE } from '../../model/manifest.js';
 import { heldOutAccuracy, rewardScale, type RewardScale, type ScorableModel } from './held-out.js';
 import { MERGE_CARD, mergeModels, type MergeOptions, type MergeSummary } from '../merge.js';
 import { resolveInputs } from '../model-inputs.js';
 import { Progress } from '../progress.js';
 import { selectMembers, type SelectMethod, type Selection } from './selection.js';
-import { writeSelectionRecord, type PairSource } from './selection-record.js';
+import { writeSelectionRecord, type MemberScale, type PairSource } from './selection-record.js';
 
 /** mergeModels' options plus selection and calibration. */
 export interface SelectiveMergeOptions extends MergeOptions {
@@ -91,6 +93,31 @@ function checkOutput(opts: SelectiveMergeOptions): void {
   if (held.length > 0) throw errors.merge(opts.out, undefined, `already holds ${held.join(', ')}; pass --force to overwrite them`);
 }
 
+/**
+ * The members the merged model's warm.json lists (cut to `keptDirs`), loaded as the ensemble
+ * loads them, one per directory.
+ */
+async function servedMembers(outDir: string, keptDirs: readonly string[] | undefined): Promise<ModelDirectory[]> {
+  const members = await loadMemberDirectories(await loadModelDirectory(outDir));
+  const seen = new Set<string>();
+  return members.filter((m) => (keptDirs ? keptDirs.includes(m.path) : true) && !seen.has(m.path) && seen.add(m.path));
+}
+
+/**
+ * With --calibrate every input becomes a calibrated ensemble member, scored as `serve --ensemble`
+ * loads it: check, before anything is written, that each one loads as a model directory.
+ */
+async function checkMembersLoad(inputs: readonly string[]): Promise<void> {
+  for (const input of resolveInputs(inputs)) {
+    try {
+      await loadModelDirectory(input.dir);
+    } catch (err) {
+      if (!(err instanceof WarmServeError)) throw err;
+      throw errors.merge(input.label, undefined, `--calibrate also calibrates each input as the ensemble member warm.json lists, but ${input.dir} does not load as a model directory (${err.message})`);
+    }
+  }
+}
+
 /** Merge with optional member selection and reward calibration. */
 export async function selectiveMerge(opts: SelectiveMergeOptions): Promise<SelectiveMergeSummary> {
   const select = opts.select ?? 'uniform';
@@ -117,6 +144,7 @@ export async function selectiveMerge(opts: SelectiveMergeOptions): Promise<Selec
     if (pairs.length === 0) throw errors.validation(option, `no preference pairs in ${files.join(', ')}${opts.split ? ` (split ${opts.split})` : ''}`);
     return { pairs, source: { files, split: opts.split, pairs: pairs.length } };
   };
+  if (calibrate.length > 0) await checkMembersLoad(opts.inputs);
   const heldOut = data.length > 0 ? await loadPairs(data, '--data') : undefined;
   const calibration = calibrate.length > 0 ? await loadPairs(calibrate, '--calibrate') : undefined;
 
@@ -167,15 +195,23 @@ export async function selectiveMerge(opts: SelectiveMergeOptions): Promise<Selec
     log(`merged model: ${pct(mergedAccuracy)}`);
     record.selection = { result: selected.result, source: selected.source, merged: mergedAccuracy };
   }
+  const keptDirs = selected && resolveInputs(selected.result.kept).map((i) => i.dir);
   let scale: RewardScale | undefined;
   if (calibration) {
     const { pairs, source } = calibration;
     log(`calibrating the reward on ${pairs.length * 2} texts`);
     scale = await rewardScale(output, pairs, scoringProgress(progress, 'calibration'));
     log(`normalization: mean ${scale.mean.toPrecision(6)}, std ${scale.std.toPrecision(6)}`);
-    record.calibration = { scale, source };
+    // Each member on the same texts, as `serve --ensemble` runs it: its graph on the merged
+    // model's tokens. Every aggregate (warm, members, mean, min, uwo) is then in the same units.
+    const members: MemberScale[] = [];
+    for (const member of await servedMembers(summary.outDir, keptDirs)) {
+      const memberScale = await rewardScale({ label: member.path, dir: summary.outDir, modelFile: member.modelFile }, pairs, scoringProgress(progress, member.name));
+      log(`member ${member.name}: mean ${memberScale.mean.toPrecision(6)}, std ${memberScale.std.toPrecision(6)}`);
+      members.push({ dir: member.path, name: member.name, scale: memberScale });
+    }
+    record.calibration = { scale, source, members };
   }
-  const keptDirs = selected && resolveInputs(selected.result.kept).map((i) => i.dir);
   await writeSelectionRecord(summary.outDir, MERGE_CARD, record, keptDirs);
   return { ...summary, selection: selected?.result, mergedAccuracy, calibration: scale };
 }
