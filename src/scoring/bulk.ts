@@ -29,8 +29,8 @@ export interface BulkOptions {
   signal?: AbortSignal;
 }
 
-/** Score every item of `items` through `service`, in order. Rejects on the first failure. */
-export async function scoreAll(service: ScoringService, items: readonly ScoreInput[], options: BulkOptions = {}): Promise<ScoredItem[]> {
+/** Score every item of `items` through `service` (anything with its `score`), in order. Rejects on the first failure. */
+export async function scoreAll(service: Pick<ScoringService, 'score'>, items: readonly ScoreInput[], options: BulkOptions = {}): Promise<ScoredItem[]> {
   const chunkSize = options.chunkSize ?? BULK_CHUNK_SIZE;
   const concurrency = options.concurrency ?? BULK_CONCURRENCY;
   const results = new Array<ScoredItem>(items.length);

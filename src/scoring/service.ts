@@ -1,21 +1,22 @@
 /**
- * The scoring service: format -> tokenize -> shared batching queue -> engine, behind the
- * ScoringService contract (src/scoring/types.ts) that the HTTP layer and the CLI use.
+ * The scoring service: format -> tokenize -> shared batching queue -> engine. One class whose
+ * methods are the request path (score -> admit -> BatchQueue.submit), used by the HTTP routes
+ * (src/server/scoring-route.ts), the CLI commands and the library entry.
  */
 import { performance } from 'node:perf_hooks';
 import { errors } from '../errors.js';
 import type { BatchObserver } from '../batching/observer.js';
 import { resolveBatchingOptions, type BatchingOptions } from '../batching/options.js';
-import { BatchQueue, type QueueStats } from '../batching/queue.js';
+import { BatchQueue, type QueueResult, type QueueStats } from '../batching/queue.js';
 import { loadModelDirectory, type ModelDirectory } from '../model/directory.js';
 import type { Engine } from '../model/engine.js';
 import { InputFormatter, type TemplateBudget } from '../model/format.js';
 import { OnnxEngine, type OnnxEngineOptions } from '../model/onnx-engine.js';
-import { ModelTokenizer } from '../model/tokenizer.js';
+import { ModelTokenizer, type EncodedItem } from '../model/tokenizer.js';
 import { EnsembleEngine } from '../model/ensemble-engine.js';
 import { loadMemberDirectories } from '../model/members.js';
 import { aggregateReward, DEFAULT_UWO_LAMBDA, memberStats } from './aggregate.js';
-import type { ModelInfo, ScoredItem, ScoreInput, ScoreOptions, ScoreResult, ScoringService } from './types.js';
+import type { ModelInfo, ScoredItem, ScoreInput, ScoreOptions, ScoreResult } from './types.js';
 
 /** How to build the service. Everything is optional. */
 export interface ScoringServiceOptions {
@@ -31,16 +32,8 @@ export interface ScoringServiceOptions {
   ensemble?: boolean;
   /** λ of the 'uwo' aggregate, mean − λ·variance. Default 0.5. */
   uwoLambda?: number;
-  /** The chat template's rendering budget (default: 2 s per request). */
+  /** The chat template's rendering budget (default: no time limit, as offline scoring wants; the server sets template_timeout_ms). */
   template?: TemplateBudget;
-}
-
-/** A ScoringService with its loaded parts visible (for the CLI, eval and health checks). */
-export interface LoadedScoringService extends ScoringService {
-  readonly directory: ModelDirectory;
-  readonly batching: BatchingOptions;
-  /** Queue depth and batches in flight right now. */
-  readonly stats: QueueStats;
 }
 
 /** The default engine: one onnxruntime session over the directory's model.onnx. */
@@ -57,71 +50,105 @@ export async function createEnsembleEngine(dir: ModelDirectory, tokenizer: Model
   return EnsembleEngine.create(dir, await loadMemberDirectories(dir), tokenizer.padId, options);
 }
 
-/** Load `modelDir` and start a scoring service over it. Throws errors.model / errors.validation. */
-export async function createScoringService(modelDir: string, options: ScoringServiceOptions = {}): Promise<LoadedScoringService> {
-  const dir = await loadModelDirectory(modelDir);
-  const batching = resolveBatchingOptions(options.batching);
-  if (batching.max_batch_tokens < dir.maxLength) {
-    throw errors.validation('max_batch_tokens', `${batching.max_batch_tokens} is below the model's max_length ${dir.maxLength}; one full-length item must fit a batch`);
-  }
-  const formatter = new InputFormatter(dir, options.template);
-  const tokenizer = await ModelTokenizer.load(dir);
-  const defaultEngine = options.ensemble ? createEnsembleEngine : createOnnxEngine;
-  const engine: Engine = await (options.createEngine ?? ((d, t) => defaultEngine(d, t, options.engine)))(dir, tokenizer);
-  const memberNames = engine.members ?? [];
-  const uwoLambda = options.uwoLambda ?? DEFAULT_UWO_LAMBDA;
-  const queue = new BatchQueue(engine, batching, options.observer);
-  let drained: Promise<void> | undefined;
+/** A request's items once formatted, tokenized and queued (what `admit` hands back to `score`). */
+interface Admitted {
+  encoded: EncodedItem[];
+  tokenizeMs: number;
+  /** Settles when the queue has computed (or failed) every item. */
+  queued: Promise<QueueResult>;
+}
 
-  const info: ModelInfo = {
-    name: dir.name,
-    path: dir.path,
-    max_length: dir.maxLength,
-    padding_side: dir.paddingSide,
-    members: dir.manifest.members.map((m) => ({ name: m.name, path: m.path })),
-    merge: dir.manifest.merge,
-    execution_provider: engine.executionProvider,
-    inputs: [...engine.inputs],
-    ...(memberNames.length > 0 ? { ensemble: { members: [...memberNames], uwo_lambda: uwoLambda } } : {}),
-  };
+/** What a service is built from; ScoringService.create loads them. */
+interface ServiceParts {
+  directory: ModelDirectory;
+  batching: BatchingOptions;
+  formatter: InputFormatter;
+  tokenizer: ModelTokenizer;
+  engine: Engine;
+  uwoLambda: number;
+  observer?: BatchObserver;
+}
 
+/** One loaded model behind the shared batching queue: what every scoring route and command calls. */
+export class ScoringService {
+  /** What /v1/info reports about the model. */
+  readonly info: ModelInfo;
+  readonly directory: ModelDirectory;
+  /** The dynamic batcher settings in force. */
+  readonly batching: BatchingOptions;
+  private readonly formatter: InputFormatter;
+  private readonly tokenizer: ModelTokenizer;
+  private readonly engine: Engine;
+  private readonly queue: BatchQueue;
+  /** The ensemble members the engine runs (empty for a single model). */
+  private readonly memberNames: readonly string[];
+  private readonly uwoLambda: number;
   /** Requests accepted before drain() and not yet queued: drain lets them reach the queue. */
-  const admitting = new Set<Promise<unknown>>();
+  private readonly admitting = new Set<Promise<unknown>>();
+  private drained?: Promise<void>;
 
-  /** Format, tokenize, check lengths and enqueue; resolves once the items are in the queue. */
-  async function admit(items: ScoreInput[], opts: ScoreOptions, withMembers: boolean) {
-    const start = performance.now();
-    const texts = await formatter.formatAll(items);
-    // Exact lengths only where an error quotes them; otherwise long texts are encoded from their tail.
-    const encoded = await tokenizer.encode(texts, { exactLength: opts.truncate === false });
-    if (opts.truncate === false) {
-      const i = encoded.findIndex((e) => e.truncated);
-      if (i >= 0) {
-        throw errors.validation(`items[${i}]`, `${encoded[i].fullLength} tokens (special tokens included) exceed max_length ${dir.maxLength}; shorten the item or allow truncation (truncate: true)`);
-      }
+  /** Load `modelDir` and start a service over it. Throws errors.model / a ConfigError for settings that do not fit the model. */
+  static async create(modelDir: string, options: ScoringServiceOptions = {}): Promise<ScoringService> {
+    const directory = await loadModelDirectory(modelDir);
+    const batching = resolveBatchingOptions(options.batching);
+    if (batching.max_batch_tokens < directory.maxLength) {
+      throw errors.setting('max_batch_tokens', `${batching.max_batch_tokens} is below the model's max_length ${directory.maxLength}: one full-length item must fit a batch`, `raise it to at least ${directory.maxLength}`);
     }
-    const tokenizeMs = performance.now() - start;
-    return { encoded, tokenizeMs, queued: queue.submit(encoded.map((e) => e.ids), opts.signal, withMembers) };
+    const formatter = new InputFormatter(directory, options.template);
+    const tokenizer = await ModelTokenizer.load(directory);
+    const defaultEngine = options.ensemble ? createEnsembleEngine : createOnnxEngine;
+    const engine: Engine = await (options.createEngine ?? ((d, t) => defaultEngine(d, t, options.engine)))(directory, tokenizer);
+    const uwoLambda = options.uwoLambda ?? DEFAULT_UWO_LAMBDA;
+    return new ScoringService({ directory, batching, formatter, tokenizer, engine, uwoLambda, observer: options.observer });
   }
 
-  async function score(items: ScoreInput[], opts: ScoreOptions = {}): Promise<ScoreResult> {
-    if (drained) throw errors.draining();
+  private constructor(parts: ServiceParts) {
+    const { directory: dir, engine } = parts;
+    this.directory = dir;
+    this.batching = parts.batching;
+    this.formatter = parts.formatter;
+    this.tokenizer = parts.tokenizer;
+    this.engine = engine;
+    this.uwoLambda = parts.uwoLambda;
+    this.memberNames = engine.members ?? [];
+    this.queue = new BatchQueue(engine, parts.batching, parts.observer);
+    this.info = {
+      name: dir.name,
+      path: dir.path,
+      max_length: dir.maxLength,
+      padding_side: dir.paddingSide,
+      members: dir.manifest.members.map((m) => ({ name: m.name, path: m.path })),
+      merge: dir.manifest.merge,
+      execution_provider: engine.executionProvider,
+      inputs: [...engine.inputs],
+      ...(this.memberNames.length > 0 ? { ensemble: { members: [...this.memberNames], uwo_lambda: parts.uwoLambda } } : {}),
+    };
+  }
+
+  /** Queue depth and batches in flight right now. */
+  get stats(): QueueStats {
+    return this.queue.stats;
+  }
+
+  /** Score items, results in request order; rejects with a WarmServeError (overloaded, queue_timeout, validation, engine...). */
+  async score(items: ScoreInput[], opts: ScoreOptions = {}): Promise<ScoreResult> {
+    if (this.drained) throw errors.draining();
     if (opts.signal?.aborted) throw errors.clientClosed(); // no tokenizing for a client that is gone
     const aggregate = opts.aggregate ?? 'warm';
     const withMembers = opts.returnMembers === true || aggregate !== 'warm';
-    if (withMembers && memberNames.length === 0) {
+    if (withMembers && this.memberNames.length === 0) {
       const [field, asked] = aggregate !== 'warm' ? ['aggregate', `'${aggregate}'`] : ['return_members', 'true'];
       throw errors.validation(field, `${asked} needs the ensemble members; start the server with --ensemble (WARM_SERVE_ENSEMBLE=true) to load the members listed in warm.json, or use aggregate 'warm' without return_members`);
     }
-    const admission = admit(items, opts, withMembers);
-    admitting.add(admission);
-    const { encoded, tokenizeMs, queued } = await admission.finally(() => admitting.delete(admission));
+    const admission = this.admit(items, opts, withMembers);
+    this.admitting.add(admission);
+    const { encoded, tokenizeMs, queued } = await admission.finally(() => this.admitting.delete(admission));
     const result = await queued;
     return {
       items: encoded.map((e, i) => {
         const members = result.members?.map((m) => m[i]);
         const stats = members && memberStats(members);
-        const reward = aggregateReward(aggregate, result.rewards[i], stats, uwoLambda);
+        const reward = aggregateReward(aggregate, result.rewards[i], stats, this.uwoLambda);
         const scored: ScoredItem = { reward, truncated: e.truncated, tokens: e.ids.length };
         if (opts.returnMembers && members && stats) Object.assign(scored, { members, uncertainty: stats.variance });
         return scored;
@@ -130,28 +157,46 @@ export async function createScoringService(modelDir: string, options: ScoringSer
     };
   }
 
-  return {
-    info,
-    directory: dir,
-    batching,
-    get stats() {
-      return queue.stats;
-    },
-    score,
-    async warmup() {
-      await formatter.warmup();
-      // Straight to the engine: a real forward pass, without touching queue metrics.
-      const [item] = await tokenizer.encode(['warm-up']);
-      await engine.run([item.ids], { members: true });
-    },
-    drain(timeoutMs: number) {
-      drained ??= (async () => {
-        const start = performance.now();
-        await Promise.allSettled([...admitting]);
-        await queue.drain(Math.max(0, timeoutMs - (performance.now() - start)));
-        await Promise.all([engine.release(), formatter.close()]);
-      })();
-      return drained;
-    },
-  };
+  /** Format, tokenize, check lengths and enqueue; resolves once the items are in the queue. */
+  private async admit(items: ScoreInput[], opts: ScoreOptions, withMembers: boolean): Promise<Admitted> {
+    const start = performance.now();
+    const texts = await this.formatter.formatAll(items);
+    // Exact lengths only where an error quotes them; otherwise long texts are encoded from their tail.
+    const encoded = await this.tokenizer.encode(texts, { exactLength: opts.truncate === false });
+    if (opts.truncate === false) {
+      const i = encoded.findIndex((e) => e.truncated);
+      if (i >= 0) {
+        throw errors.itemTooLong(i, encoded[i].fullLength, this.directory.maxLength);
+      }
+    }
+    const tokenizeMs = performance.now() - start;
+    return { encoded, tokenizeMs, queued: this.queue.submit(encoded.map((e) => e.ids), opts.signal, withMembers) };
+  }
+
+  /** Run one forward pass so the first request does not pay for initialisation. */
+  async warmup(): Promise<void> {
+    await this.formatter.warmup();
+    // Straight to the engine: a real forward pass, without touching queue metrics.
+    const [item] = await this.tokenizer.encode(['warm-up']);
+    await this.engine.run([item.ids], { members: true });
+  }
+
+  /** Stop accepting new items, finish queued ones (within `timeoutMs`), then release the engine. */
+  drain(timeoutMs: number): Promise<void> {
+    this.drained ??= (async () => {
+      const start = performance.now();
+      await Promise.allSettled([...this.admitting]);
+      await this.queue.drain(Math.max(0, timeoutMs - (performance.now() - start)));
+      await Promise.all([this.engine.release(), this.formatter.close()]);
+    })();
+    return this.drained;
+  }
+}
+
+/** A loaded service; the name callers used before ScoringService was a class. */
+export type LoadedScoringService = ScoringService;
+
+/** Load `modelDir` and start a scoring service over it: ScoringService.create. */
+export function createScoringService(modelDir: string, options: ScoringServiceOptions = {}): Promise<ScoringService> {
+  return ScoringService.create(modelDir, options);
 }

@@ -1,8 +1,8 @@
 import type { Aggregate } from './aggregate.js';
 
 /**
- * The scoring service contract between the HTTP layer (src/server), the CLI (eval, score) and
- * the implementation (src/scoring/service.ts over src/model + src/batching).
+ * What goes into and comes out of the scoring service (src/scoring/service.ts), shared by the
+ * HTTP layer (src/server), the CLI (eval, score) and the library entry.
  */
 
 /** One item to score: a prompt/completion pair, a chat, or raw model text. */
@@ -60,13 +60,9 @@ export interface ModelInfo {
   ensemble?: { members: string[]; uwo_lambda: number };
 }
 
-/** The scoring service: tokenization, the shared batching queue and the engine behind one call. */
-export interface ScoringService {
-  readonly info: ModelInfo;
-  /** Score items; rejects with a WarmServeError (overloaded, queue_timeout, validation, engine...). */
-  score(items: ScoreInput[], opts?: ScoreOptions): Promise<ScoreResult>;
-  /** Run one forward pass so the first request does not pay for initialisation. */
-  warmup(): Promise<void>;
-  /** Stop accepting new items, finish queued ones, then release the engine. */
-  drain(timeoutMs: number): Promise<void>;
-}
+/**
+ * The scoring service itself is a class (src/scoring/service.ts); its type is re-exported here
+ * for the modules that take one and import their types from this file (bulk scoring, eval,
+ * admission).
+ */
+export type { ScoringService } from './service.js';

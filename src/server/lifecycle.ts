@@ -4,7 +4,7 @@
  * while there is none to use.
  */
 import { errors } from '../errors.js';
-import type { ScoringService } from '../scoring/types.js';
+import type { ScoringService } from '../scoring/service.js';
 
 /** The server's phase, as /ready reports it. */
 export type Phase = 'starting' | 'ready' | 'draining';

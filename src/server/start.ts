@@ -6,8 +6,8 @@
  * (drain_linger_ms, connections.ts).
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { batchingSettings, type ServeConfig } from '../config/schema.js';
-import { createScoringService, type LoadedScoringService, type ScoringServiceOptions } from '../scoring/service.js';
+import { batchingSettings, inlineSettings, type ServeConfig } from '../config/schema.js';
+import { ScoringService, type ScoringServiceOptions } from '../scoring/service.js';
 import { buildApp, type App } from './app.js';
 import { closeListener, unusedClosed } from './connections.js';
 
@@ -15,7 +15,7 @@ import { closeListener, unusedClosed } from './connections.js';
 export interface RunningServer extends App {
   /** e.g. http://127.0.0.1:8000 */
   url: string;
-  service: LoadedScoringService;
+  service: ScoringService;
   /** Drain and close; resolves false when the drain timeout passed with work left. */
   stop(): Promise<boolean>;
 }
@@ -34,15 +34,16 @@ export async function startServer(
   const url = await app.listen({ host: config.host, port: config.port });
   app.log.info({ url, model: config.model }, 'listening; loading model');
 
-  let service: LoadedScoringService;
+  let service: ScoringService;
   try {
     const started = performance.now();
-    service = await createScoringService(config.model, {
+    service = await ScoringService.create(config.model, {
       batching: batchingSettings(config),
       engine: {
         intraOpThreads: config.intra_op_threads,
         interOpThreads: config.inter_op_threads,
         device: config.device,
+        inline: inlineSettings(config),
       },
       observer: metrics.batchObserver,
       ensemble: config.ensemble,

@@ -8,6 +8,7 @@
  * With several URLs OpenRLHF splits a batch across them and sends empty lists to the spare
  * servers, so an empty `query` is an empty answer, not an error.
  */
+import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { ServerContext, ZodApp } from '../context.js';
 import { ErrorResponseSchema } from '../../api/schemas.js';
@@ -48,11 +49,14 @@ export function openRlhfRoute(app: ZodApp, ctx: ServerContext): void {
         response: { 200: OpenRlhfResponseSchema, '4xx': ErrorResponseSchema, '5xx': ErrorResponseSchema },
       },
     },
-    async (request, reply) => {
-      const items = request.body.query.map((text) => ({ text }));
-      const { result } = await scoreCompat(ctx, reply, items, { field: 'query', truncate: true });
-      const rewards = result.items.map((i) => i.reward);
-      return { rewards, scores: rewards, extra_logs: {} };
-    },
+    (request, reply) => handleGetReward(ctx, request.body, reply),
   );
+}
+
+/** Score each `query` text as raw text and answer with OpenRLHF's rewards and scores. */
+async function handleGetReward(ctx: ServerContext, body: z.output<typeof OpenRlhfRequestSchema>, reply: FastifyReply) {
+  const items = body.query.map((text) => ({ text }));
+  const { result } = await scoreCompat(ctx, reply, items, { field: 'query', truncate: true });
+  const rewards = result.items.map((i) => i.reward);
+  return { rewards, scores: rewards, extra_logs: {} };
 }

@@ -1,14 +1,14 @@
 /**
- * What the compatibility routes share: admit a list of items under the field name the foreign
- * API uses, score them through the same batching queue as /v1/score, and answer errors with
- * the status codes the foreign clients expect (keeping warm-serve's one error body).
+ * What the compatibility routes share: score a list of items through the same route helper as
+ * /v1/score under the field name the foreign API uses, and answer errors with the status codes
+ * the foreign clients expect (keeping warm-serve's one error body).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { WarmServeError, type ErrorType } from '../../errors.js';
-import type { ScoreInput, ScoreResult, ScoringService } from '../../scoring/types.js';
+import type { ScoreInput } from '../../scoring/types.js';
 import type { ServerContext } from '../context.js';
 import { replyWithError } from '../error-handler.js';
-import { clientGone, recordOutcome } from './score.js';
+import { scoreItems, type ScoredRequest } from '../scoring-route.js';
 
 /** A status for each catalogue error, as one foreign server would answer it. */
 export type StatusMap = Partial<Record<WarmServeError['type'], number>>;
@@ -37,18 +37,13 @@ export async function scoreCompat(
   reply: FastifyReply,
   items: ScoreInput[],
   options: CompatScoreOptions,
-): Promise<{ service: ScoringService; result: ScoreResult }> {
-  const service = ctx.admission.service();
-  ctx.admission.checkItems(items, options.field);
-  reply.request.outcome.items = items.length;
-  if (items.length === 0) return { service, result: { items: [], timings: { tokenize_ms: 0, queue_ms: 0, inference_ms: 0 } } };
+): Promise<ScoredRequest> {
   try {
-    const result = await service.score(items, { truncate: options.truncate, signal: clientGone(reply) });
-    recordOutcome(ctx, reply, result);
-    return { service, result };
+    return await scoreItems(ctx, reply, items, { field: options.field, truncate: options.truncate });
   } catch (err) {
-    if (err instanceof WarmServeError && err.type === 'validation_error' && err.message.startsWith('items[')) {
-      throw new WarmServeError(options.tooLongAs ?? err.type, `${options.field}${err.message.slice('items'.length)}`, { cause: err });
+    // An item's validation error names the item in this API's list (`inputs[3]`, not `items[3]`).
+    if (err instanceof WarmServeError && err.type === 'validation_error' && err.index !== undefined) {
+      throw err.relabel({ field: [options.field, ...err.path!.slice(1)] }, options.tooLongAs);
     }
     throw err;
   }

@@ -11,6 +11,7 @@
  * which is best-of-N. A single logit goes through a sigmoid unless `raw_scores` is true, as TEI
  * does for a one-label classifier.
  */
+import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { errors } from '../../errors.js';
 import type { ScoreInput } from '../../scoring/types.js';
@@ -116,16 +117,7 @@ export function teiRoutes(app: ZodApp, ctx: ServerContext): void {
         response: { 200: TeiPredictResponseSchema, '4xx': ErrorResponseSchema, '5xx': ErrorResponseSchema },
       },
     },
-    async (request, reply) => {
-      const { inputs, truncate, truncation_direction, raw_scores } = request.body;
-      checkDirection(truncation_direction);
-      // TEI's own reading of `inputs`: a string or an array of strings is one input, an array of arrays a batch.
-      const batch = Array.isArray(inputs) && Array.isArray(inputs[0]) ? (inputs as string[][]) : undefined;
-      const sequences = batch ?? [inputs as string | string[]];
-      const { result } = await scoreCompat(ctx, reply, sequences.map(toItem), { field: 'inputs', truncate: truncate ?? true, tooLongAs: 'payload_too_large' });
-      const predictions = result.items.map((item) => [{ score: raw_scores ? item.reward : sigmoid(item.reward), label: LABEL }]);
-      return batch ? predictions : predictions[0];
-    },
+    (request, reply) => handlePredict(ctx, request.body, reply),
   );
 
   app.post(
@@ -143,20 +135,35 @@ export function teiRoutes(app: ZodApp, ctx: ServerContext): void {
         response: { 200: TeiRerankResponseSchema, '4xx': ErrorResponseSchema, '5xx': ErrorResponseSchema },
       },
     },
-    async (request, reply) => {
-      const { query, texts, truncate, truncation_direction, raw_scores, return_text } = request.body;
-      checkDirection(truncation_direction);
-      if (texts.length === 0) throw errors.badRequest('texts: cannot be empty; send at least one text to rank');
-      const items = texts.map((completion) => ({ prompt: query, completion }));
-      const { result } = await scoreCompat(ctx, reply, items, { field: 'texts', truncate: truncate ?? true, tooLongAs: 'payload_too_large' });
-      return result.items
-        .map((item, index) => ({
-          index,
-          ...(return_text ? { text: texts[index] } : {}),
-          score: raw_scores ? item.reward : sigmoid(item.reward),
-        }))
-        // Array.prototype.sort is stable, so equal scores keep request order.
-        .sort((a, b) => b.score - a.score);
-    },
+    (request, reply) => handleRerank(ctx, request.body, reply),
   );
+}
+
+/** Score a string, a pair or a batch of them and answer with TEI's [{score, label}] per input. */
+async function handlePredict(ctx: ServerContext, body: z.output<typeof TeiPredictRequestSchema>, reply: FastifyReply) {
+  const { inputs, truncate, truncation_direction, raw_scores } = body;
+  checkDirection(truncation_direction);
+  // TEI's own reading of `inputs`: a string or an array of strings is one input, an array of arrays a batch.
+  const batch = Array.isArray(inputs) && Array.isArray(inputs[0]) ? (inputs as string[][]) : undefined;
+  const sequences = batch ?? [inputs as string | string[]];
+  const { result } = await scoreCompat(ctx, reply, sequences.map(toItem), { field: 'inputs', truncate: truncate ?? true, tooLongAs: 'payload_too_large' });
+  const predictions = result.items.map((item) => [{ score: raw_scores ? item.reward : sigmoid(item.reward), label: LABEL }]);
+  return batch ? predictions : predictions[0];
+}
+
+/** Score {prompt: query, completion: text} for every text and answer with them best first. */
+async function handleRerank(ctx: ServerContext, body: z.output<typeof TeiRerankRequestSchema>, reply: FastifyReply) {
+  const { query, texts, truncate, truncation_direction, raw_scores, return_text } = body;
+  checkDirection(truncation_direction);
+  if (texts.length === 0) throw errors.badRequest('texts: cannot be empty; send at least one text to rank');
+  const items = texts.map((completion) => ({ prompt: query, completion }));
+  const { result } = await scoreCompat(ctx, reply, items, { field: 'texts', truncate: truncate ?? true, tooLongAs: 'payload_too_large' });
+  return result.items
+    .map((item, index) => ({
+      index,
+      ...(return_text ? { text: texts[index] } : {}),
+      score: raw_scores ? item.reward : sigmoid(item.reward),
+    }))
+    // Array.prototype.sort is stable, so equal scores keep request order.
+    .sort((a, b) => b.score - a.score);
 }

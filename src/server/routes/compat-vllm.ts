@@ -11,6 +11,7 @@
  * So verl gets the raw reward, and a vLLM client that leaves the activation on gets sigmoid(reward).
  */
 import { randomUUID } from 'node:crypto';
+import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { sigmoid } from '../activation.js';
 import type { ServerContext, ZodApp } from '../context.js';
@@ -85,24 +86,27 @@ export function vllmRoute(app: ZodApp, ctx: ServerContext): void {
         response: { 200: ClassifyResponseSchema, '4xx': ErrorResponseSchema, '5xx': ErrorResponseSchema },
       },
     },
-    async (request, reply) => {
-      const texts = typeof request.body.input === 'string' ? [request.body.input] : request.body.input;
-      const activate = useActivation(request.body);
-      const { service, result } = await scoreCompat(ctx, reply, texts.map((text) => ({ text })), { field: 'input', truncate: true });
-      const tokens = result.items.reduce((n, item) => n + item.tokens, 0);
-      return {
-        id: `classify-${randomUUID().replaceAll('-', '')}`,
-        object: 'list' as const,
-        created: Math.floor(Date.now() / 1000),
-        model: service.info.name,
-        data: result.items.map((item, index) => ({
-          index,
-          label: 'LABEL_0',
-          probs: [activate ? sigmoid(item.reward) : item.reward],
-          num_classes: 1,
-        })),
-        usage: { prompt_tokens: tokens, total_tokens: tokens, completion_tokens: 0, prompt_tokens_details: null },
-      };
-    },
+    (request, reply) => handleClassify(ctx, request.body, reply),
   );
+}
+
+/** Score each `input` text as raw text and answer in vLLM's classification format. */
+async function handleClassify(ctx: ServerContext, body: z.output<typeof ClassifyRequestSchema>, reply: FastifyReply) {
+  const texts = typeof body.input === 'string' ? [body.input] : body.input;
+  const activate = useActivation(body);
+  const { info, result } = await scoreCompat(ctx, reply, texts.map((text) => ({ text })), { field: 'input', truncate: true });
+  const tokens = result.items.reduce((n, item) => n + item.tokens, 0);
+  return {
+    id: `classify-${randomUUID().replaceAll('-', '')}`,
+    object: 'list' as const,
+    created: Math.floor(Date.now() / 1000),
+    model: info.name,
+    data: result.items.map((item, index) => ({
+      index,
+      label: 'LABEL_0',
+      probs: [activate ? sigmoid(item.reward) : item.reward],
+      num_classes: 1,
+    })),
+    usage: { prompt_tokens: tokens, total_tokens: tokens, completion_tokens: 0, prompt_tokens_details: null },
+  };
 }

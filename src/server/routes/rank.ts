@@ -1,8 +1,9 @@
 /** POST /v1/rank: best-of-N, the completions of one prompt ordered by reward. */
+import type { FastifyReply } from 'fastify';
+import { ErrorResponseSchema, RankRequestSchema, RankResponseSchema, type RankRequest } from '../../api/schemas.js';
 import type { ServerContext, ZodApp } from '../context.js';
 import { memberOutput } from '../member-output.js';
-import { ErrorResponseSchema, RankRequestSchema, RankResponseSchema } from '../../api/schemas.js';
-import { clientGone, recordOutcome } from './score.js';
+import { scoreItems } from '../scoring-route.js';
 
 /** Register the route. */
 export function rankRoute(app: ZodApp, ctx: ServerContext): void {
@@ -19,27 +20,31 @@ export function rankRoute(app: ZodApp, ctx: ServerContext): void {
         response: { 200: RankResponseSchema, '4xx': ErrorResponseSchema, '5xx': ErrorResponseSchema },
       },
     },
-    async (request, reply) => {
-      const service = ctx.admission.service();
-      const { prompt, completions, top_k, truncate, aggregate, return_members } = request.body;
-      ctx.admission.checkRank(prompt, completions);
-      request.outcome.items = completions.length;
-      const items = completions.map((completion) => ({ prompt, completion }));
-      const result = await service.score(items, { truncate, signal: clientGone(reply), aggregate, returnMembers: return_members });
-      recordOutcome(ctx, reply, result);
-      const ranking = result.items
-        .map((item, index) => ({ index, reward: item.reward, truncated: item.truncated, uncertainty: item.uncertainty }))
-        // Array.prototype.sort is stable, so equal rewards keep request order.
-        .sort((a, b) => b.reward - a.reward);
-      return {
-        model: service.info.name,
-        aggregate,
-        ranking: top_k === undefined ? ranking : ranking.slice(0, top_k),
-        best_index: ranking[0].index,
-        rewards: result.items.map((i) => i.reward),
-        ...memberOutput(service.info, result.items),
-        timings: { ...result.timings, total_ms: reply.elapsedTime },
-      };
-    },
+    (request, reply) => handleRank(ctx, request.body, reply),
   );
+}
+
+/** Score every completion of a validated /v1/rank body as {prompt, completion} and answer with them best first. */
+async function handleRank(ctx: ServerContext, body: RankRequest, reply: FastifyReply) {
+  const { prompt, completions, top_k, truncate, aggregate, return_members } = body;
+  const items = completions.map((completion) => ({ prompt, completion }));
+  const { info, result } = await scoreItems(ctx, reply, items, {
+    checkLimits: () => ctx.admission.checkRank(prompt, completions),
+    truncate,
+    aggregate,
+    returnMembers: return_members,
+  });
+  const ranking = result.items
+    .map((item, index) => ({ index, reward: item.reward, truncated: item.truncated, uncertainty: item.uncertainty }))
+    // Array.prototype.sort is stable, so equal rewards keep request order.
+    .sort((a, b) => b.reward - a.reward);
+  return {
+    model: info.name,
+    aggregate,
+    ranking: top_k === undefined ? ranking : ranking.slice(0, top_k),
+    best_index: ranking[0].index,
+    rewards: result.items.map((i) => i.reward),
+    ...memberOutput(info, result.items),
+    timings: { ...result.timings, total_ms: reply.elapsedTime },
+  };
 }
