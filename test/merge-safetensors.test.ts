@@ -128,7 +128,8 @@ t.test('output directory: provenance metadata, copied files, warm.json, MERGE.md
   t.equal(manifest.template, '{prompt}\n{completion}', "first input's manifest is the base");
   t.equal(manifest.name, undefined, "the member's name is not the merged model's");
   t.same(manifest.members, [
-    { name: 'member-0', path: 'members/member-0', normalization: { mean: 1, std: 2 } },
+    // The merged model serves raw logits, so member-0 is served raw too (its own normalization would put it on another scale).
+    { name: 'member-0', path: 'members/member-0', normalization: { mean: 0, std: 1 } },
     { name: 'member-1', path: 'members/member-1' },
   ]);
   t.equal(manifest.merge.method, 'weighted');
