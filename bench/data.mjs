@@ -6,21 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
+import { seededRandom } from '../scripts/seeded-random.mjs';
 
 const DATA = join(import.meta.dirname, '..', '..', 'shared', 'data');
 const HH_SUBSETS = ['harmless-base', 'helpful-base', 'helpful-rejection-sampled'];
 const ASSISTANT = '\n\nAssistant:';
-
-/** mulberry32: a small seeded PRNG, so the sample is the same on every run. */
-export function seededRandom(seed) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const jsonLines = (text) => text.split('\n').filter((line) => line.trim()).map((line) => JSON.parse(line));
 

@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { loadModelDirectory } from '../dist/model/directory.js';
 import { ModelTokenizer } from '../dist/model/tokenizer.js';
 import { createOnnxEngine, createScoringService } from '../dist/scoring/service.js';
+import { seededRandom } from '../scripts/seeded-random.mjs';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -27,15 +28,7 @@ const modelDir = positionals[0] ?? 'models/reference';
 const seconds = Number(values.seconds);
 const engineOptions = { intraOpThreads: Number(values.threads) };
 
-// Seeded text of story words so runs are comparable (mulberry32).
-function rng(seed) {
-  return () => {
-    seed |= 0; seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Seeded text of story words so runs are comparable.
 const WORDS = 'once upon a time there was little girl named Lily she loved to play outside in the park with her dog Max one day they found big red ball and were very happy'.split(' ');
 function text(random, words) {
   return Array.from({ length: words }, () => WORDS[Math.floor(random() * WORDS.length)]).join(' ');
@@ -46,7 +39,7 @@ const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Mat
 const dir = await loadModelDirectory(modelDir);
 const tokenizer = await ModelTokenizer.load(dir);
 const engine = await createOnnxEngine(dir, tokenizer, engineOptions);
-const random = rng(7);
+const random = seededRandom(7);
 const [full] = await tokenizer.encode([text(random, 400)]); // truncated to max_length
 const results = { model: dir.name, max_length: dir.maxLength, cpus: cpus().length, engine: {}, service: [] };
 

@@ -11,7 +11,8 @@
 // minute is warm-up: JIT, allocator pools, tokenizer caches). Prints progress every 30 s and a
 // JSON report at the end; exit status 1 when a check fails.
 import { parseArgs } from 'node:util';
-import { random, textPool, pool, post, referenceRewards } from './load/traffic.mjs';
+import { textPool, pool, post, referenceRewards } from './load/traffic.mjs';
+import { seededRandom } from './seeded-random.mjs';
 import { sampleEvery, startServerProcess } from './load/server-process.mjs';
 
 const { values, positionals } = parseArgs({
@@ -25,7 +26,7 @@ const { values, positionals } = parseArgs({
 });
 const durationS = Number(values['duration-s']);
 const workers = Number(values.workers);
-const next = random(Number(values.seed));
+const next = seededRandom(Number(values.seed));
 const pick = (list) => list[Math.floor(next() * list.length)];
 const between = (lo, hi) => lo + Math.floor(next() * (hi - lo + 1));
 

@@ -5,18 +5,18 @@
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WarmServeError } from '../src/errors.js';
 import { loadModelDirectory } from '../src/model/directory.js';
 import { ModelTokenizer } from '../src/model/tokenizer.js';
 import { buildApp } from '../src/server/app.js';
 import { testConfig } from './helpers/http-call.js';
+import { referenceCopy } from './helpers/reference-copy.js';
+import { rejection } from './helpers/rejection.js';
 import { rewardWeights, writeOnnxModel } from './fixtures/merge/builders.js';
 import { merge, tempDir } from './fixtures/merge/run-merge.js';
 
-const REFERENCE = new URL('../models/reference/', import.meta.url).pathname;
 const SECRET = 'sk-live-9f8e7d6c5b4a';
 // Invalid where the secret starts (an unquoted string): V8 quotes the text around such an error.
 const BROKEN = `{\n  "port": 8000,\n  "api_keys": [${SECRET}]\n}\n`;
@@ -25,12 +25,6 @@ async function scratch(t: Tap.Test): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'warm-secrets-'));
   t.teardown(() => rm(root, { recursive: true, force: true }));
   return root;
-}
-
-async function failure(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
-  if (!(err instanceof WarmServeError)) throw new Error(`expected a WarmServeError, got ${String(err)}`);
-  return err.message;
 }
 
 declare namespace Tap {
@@ -47,17 +41,16 @@ t.test('serve --config with a JSON syntax error: stderr names the file and posit
 });
 
 t.test('model JSON files that are not valid JSON: the message names the file and position only', async (t) => {
-  const dir = join(await scratch(t), 'model');
-  await cp(REFERENCE, dir, { recursive: true, filter: (src) => !src.endsWith('.safetensors') && !src.includes('members') });
+  const dir = await referenceCopy(t, { name: 'model' });
 
   // a Git LFS pointer instead of the file: V8's message would quote its first bytes
   await writeFile(join(dir, 'tokenizer.json'), 'version https://git-lfs.github.com/spec/v1\noid sha256:4d7a2c\nsize 2113710\n');
-  const tokenizer = await failure(loadModelDirectory(dir).then((d) => ModelTokenizer.load(d)));
+  const tokenizer = (await rejection(loadModelDirectory(dir).then((d) => ModelTokenizer.load(d)))).message;
   t.match(tokenizer, /tokenizer\.json: cannot load the tokenizer: tokenizer\.json is not valid JSON at line 1, column 1$/, 'tokenizer.json');
   t.notMatch(tokenizer, /git-lfs|sha256|version/, 'tokenizer.json content not echoed');
 
   await writeFile(join(dir, 'tokenizer_config.json'), BROKEN);
-  const config = await failure(loadModelDirectory(dir));
+  const config = (await rejection(loadModelDirectory(dir))).message;
   t.match(config, /tokenizer_config\.json: tokenizer_config\.json is not valid JSON at line 3, column 16$/, 'tokenizer_config.json');
   t.notMatch(config, /sk-live|9f8e/, 'tokenizer_config.json content not echoed');
 });
@@ -66,7 +59,7 @@ t.test('merge: an input tokenizer.json that is not valid JSON is named, not quot
   const root = tempDir();
   const dirs = [1, 2].map((k) => writeOnnxModel(join(root, `m${k}`), rewardWeights('F32', k)));
   await writeFile(join(dirs[1], 'tokenizer.json'), `{"model": ${SECRET}}`);
-  const message = await failure(merge(dirs, join(root, 'out')));
+  const message = (await rejection(merge(dirs, join(root, 'out')))).message;
   t.match(message, /m2: tokenizer\.json is not valid JSON at line 1, column 11$/);
   t.notMatch(message, /sk-live|9f8e/, 'content not echoed');
 });

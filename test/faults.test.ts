@@ -5,22 +5,18 @@
  * multi-item request while others wait beside it (its items are never computed, the others are).
  */
 import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { startServer } from '../src/server/start.js';
 import { call, testConfig } from './helpers/http-call.js';
+import { metric, waitQueued } from './helpers/metrics.js';
+import { referenceCopy } from './helpers/reference-copy.js';
 import { wrappedEngine } from './helpers/wrapped-engine.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REFERENCE = path.join(ROOT, 'models/reference');
-
-const metric = async (url: string, name: string) => {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-};
 
 t.test('an engine failure fails only the batch it hit; the server keeps serving', async (t) => {
   const POISON = 'This text makes the engine fail.';
@@ -80,8 +76,6 @@ t.test('an engine failure fails only the batch it hit; the server keeps serving'
 });
 
 t.test('corrupt or missing model files stop start-up with exit 1 and a message naming the file', async (t) => {
-  const work = mkdtempSync(path.join(tmpdir(), 'warm-corrupt-'));
-  t.teardown(() => rmSync(work, { recursive: true, force: true }));
   const onnx = readFileSync(path.join(REFERENCE, 'model.onnx'));
   const cases: [string, (dir: string) => void, RegExp][] = [
     ['truncated model.onnx', (d) => writeFileSync(path.join(d, 'model.onnx'), onnx.subarray(0, Math.floor(onnx.length / 3))), /model\.onnx: onnxruntime cannot load the graph.*Protobuf parsing failed/],
@@ -95,8 +89,7 @@ t.test('corrupt or missing model files stop start-up with exit 1 and a message n
     ['warm.json with a wrong field', (d) => writeFileSync(path.join(d, 'warm.json'), '{"name": 5}'), /warm\.json: invalid manifest warm\.json: name: /],
   ];
   for (const [name, corrupt, message] of cases) {
-    const dir = path.join(work, name.replaceAll(' ', '-'));
-    cpSync(REFERENCE, dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}members`) });
+    const dir = await referenceCopy(t, { name: name.replaceAll(' ', '-') });
     corrupt(dir);
     const child = spawn(process.execPath, [path.join(ROOT, 'dist/cli/main.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--model', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -111,13 +104,6 @@ t.test('corrupt or missing model files stop start-up with exit 1 and a message n
 t.test('an aborted queued request is never computed; the requests beside it are', async (t) => {
   const server = await startServer(testConfig({ max_batch_size: 64, max_queue_delay_ms: 400 }));
   t.teardown(() => server.stop());
-  const waitQueued = async (n: number) => {
-    for (let i = 0; i < 200; i++) {
-      if ((await metric(server.url, 'warm_serve_queue_items')) === n) return true;
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-    return false;
-  };
   const abort = new AbortController();
   const gone = fetch(`${server.url}/v1/score`, {
     method: 'POST',
@@ -125,9 +111,9 @@ t.test('an aborted queued request is never computed; the requests beside it are'
     body: JSON.stringify({ items: Array.from({ length: 5 }, (_, i) => ({ text: `going away ${i}` })) }),
     signal: abort.signal,
   }).catch((err: Error) => err.name);
-  t.ok(await waitQueued(5), 'the five items are queued');
+  t.ok(await waitQueued(server.url, 5), 'the five items are queued');
   const stays = call(server.url, 'POST', '/v1/score', { items: [{ text: 'staying 1' }, { text: 'staying 2' }] });
-  t.ok(await waitQueued(7), 'two more beside them');
+  t.ok(await waitQueued(server.url, 7), 'two more beside them');
   abort.abort();
   t.equal(await gone, 'AbortError');
   const res = await stays;

@@ -2,7 +2,7 @@ import t from 'tap';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { rng } from './fixtures/merge/builders.js';
+import { seededRandom } from '../scripts/seeded-random.mjs';
 import { merge, tempDir } from './fixtures/merge/run-merge.js';
 
 // The reference members (fine-tuned by models/recipe) and the PyTorch ONNX export of their
@@ -12,7 +12,7 @@ const EXPORT = 'test/fixtures/recipe/safetensors-merge.onnx';
 
 /** Held-out token batches: random ids (not from the training data), mixed lengths, right padding. */
 function batches(): { ids: BigInt64Array; mask: BigInt64Array; shape: number[] }[] {
-  const r = rng(2024);
+  const r = seededRandom(2024);
   return [[1, 7], [3, 33], [4, 64], [2, 128]].map(([batch, seq]) => {
     const ids = new BigInt64Array(batch * seq);
     const mask = new BigInt64Array(batch * seq);

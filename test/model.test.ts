@@ -8,38 +8,24 @@ import { checkGraph } from '../src/model/graph.js';
 import { ModelTokenizer } from '../src/model/tokenizer.js';
 import { OnnxEngine } from '../src/model/onnx-engine.js';
 import { loadMemberDirectories } from '../src/model/members.js';
-import { WarmServeError } from '../src/errors.js';
+import { editJson, referenceCopy } from './helpers/reference-copy.js';
+import { rejection } from './helpers/rejection.js';
 
 const REFERENCE = new URL('../models/reference/', import.meta.url).pathname;
 const GRAPHS = new URL('./fixtures/graphs/', import.meta.url).pathname;
 
-/** A scratch copy of the reference model directory, edited by `edit`, removed after the test. */
+/** A scratch copy of the reference model directory (members included), edited by `edit`, removed after the test. */
 async function copyOfReference(t: Tap.Test, edit: (dir: string) => Promise<void> = async () => undefined): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'warm-model-'));
-  t.teardown(() => rm(root, { recursive: true, force: true }));
-  const dir = join(root, 'my-rm');
-  await cp(REFERENCE, dir, { recursive: true, filter: (src) => !src.endsWith('.safetensors') });
+  const dir = await referenceCopy(t, { name: 'my-rm', members: true });
   await edit(dir);
   return dir;
 }
 
-async function editJson(file: string, change: (json: Record<string, unknown>) => void): Promise<void> {
-  const json = JSON.parse(await readFile(file, 'utf8'));
-  change(json);
-  await writeFile(file, JSON.stringify(json));
-}
-
+/** The message of the model_error `p` rejects with. */
 async function modelError(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof WarmServeError) {
-      if (err.type !== 'model_error') throw new Error(`expected model_error, got ${err.type}: ${err.message}`);
-      return err.message;
-    }
-    throw err;
-  }
-  throw new Error('expected a model error');
+  const err = await rejection(p);
+  if (err.type !== 'model_error') throw new Error(`expected model_error, got ${err.type}: ${err.message}`);
+  return err.message;
 }
 
 declare namespace Tap {

@@ -1,13 +1,13 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { copyFile, cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createScoringService, type LoadedScoringService } from '../src/scoring/service.js';
 import { scoreAll } from '../src/scoring/bulk.js';
 import type { ScoreInput } from '../src/scoring/types.js';
 import { ModelTokenizer } from '../src/model/tokenizer.js';
-import { WarmServeError } from '../src/errors.js';
+import { editJson, referenceCopy } from './helpers/reference-copy.js';
+import { rejection } from './helpers/rejection.js';
 
 const REFERENCE = new URL('../models/reference/', import.meta.url).pathname;
 const GRAPHS = new URL('./fixtures/graphs/', import.meta.url).pathname;
@@ -16,12 +16,8 @@ type Test = Parameters<Parameters<typeof t.test>[1]>[0];
 
 /** A scratch copy of the reference model with its manifest merged with `manifest`. */
 async function referenceWith(t: Test, manifest: Record<string, unknown>): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), 'warm-scoring-'));
-  t.teardown(() => rm(root, { recursive: true, force: true }));
-  const dir = join(root, 'rm');
-  await cp(REFERENCE, dir, { recursive: true, filter: (src) => !src.endsWith('.safetensors') });
-  const current = JSON.parse(await readFile(join(dir, 'warm.json'), 'utf8'));
-  await writeFile(join(dir, 'warm.json'), JSON.stringify({ ...current, ...manifest }));
+  const dir = await referenceCopy(t, { members: true });
+  await editJson(join(dir, 'warm.json'), (current) => Object.assign(current, manifest));
   return dir;
 }
 
@@ -29,16 +25,6 @@ async function service(t: Test, dir: string, batching: Record<string, number> = 
   const s = await createScoringService(dir, { batching: { max_queue_delay_ms: 0, ...batching }, engine: { intraOpThreads: 1 } });
   t.teardown(() => s.drain(1000));
   return s;
-}
-
-async function failure(p: Promise<unknown>): Promise<WarmServeError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof WarmServeError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
 }
 
 const WORDS = 'once upon a time there was little girl named Lily she loved to play outside in the park with her dog Max one day they found big red ball and were very happy'.split(' ');
@@ -85,7 +71,7 @@ t.test('truncation flags, and truncate:false refuses long items with 422', async
   t.equal(result.items[1].tokens, 24);
   const tok = await ModelTokenizer.load(s.directory);
   const [full] = await tok.encode([long.text]);
-  const err = await failure(s.score([{ text: 'short' }, long], { truncate: false }));
+  const err = await rejection(s.score([{ text: 'short' }, long], { truncate: false }));
   t.equal(err.status, 422);
   t.equal(err.message, `items[1]: ${full.fullLength} tokens (special tokens included) exceed max_length 24; shorten the item or allow truncation (truncate: true)`);
   t.equal((await s.score([{ text: 'short' }], { truncate: false })).items[0].truncated, false);
@@ -129,7 +115,7 @@ t.test('aborted requests are refused as client_closed', async (t) => {
   const s = await service(t, REFERENCE);
   const c = new AbortController();
   c.abort();
-  t.equal((await failure(s.score([{ text: 'x' }], { signal: c.signal }))).type, 'client_closed');
+  t.equal((await rejection(s.score([{ text: 'x' }], { signal: c.signal }))).type, 'client_closed');
 });
 
 t.test('bulk scoring matches per-request scoring and reports progress', async (t) => {
@@ -150,10 +136,10 @@ t.test('drain finishes queued work, then refuses new work', async (t) => {
   const s = await createScoringService(REFERENCE, { batching: { max_batch_size: 2 } });
   const inflight = s.score(randomItems(4, 20));
   const drained = s.drain(5000);
-  t.equal((await failure(s.score([{ text: 'late' }]))).type, 'draining');
+  t.equal((await rejection(s.score([{ text: 'late' }]))).type, 'draining');
   t.equal((await inflight).items.length, 20, 'queued items were scored');
   await drained;
-  t.equal((await failure(s.score([{ text: 'later' }]))).status, 503);
+  t.equal((await rejection(s.score([{ text: 'later' }]))).status, 503);
 });
 
 t.test('bad settings and a failing model are reported', async (t) => {
@@ -166,8 +152,8 @@ t.test('bad settings and a failing model are reported', async (t) => {
   const dir = await referenceWith(t, {});
   await copyFile(join(GRAPHS, 'nonfinite.onnx'), join(dir, 'model.onnx'));
   const s = await service(t, dir);
-  const err = await failure(s.score([{ text: 'x' }]));
+  const err = await rejection(s.score([{ text: 'x' }]));
   t.equal(err.type, 'engine_error');
   t.match(err.message, /non-finite reward/);
-  t.equal((await failure(s.score([{ text: 'y' }]))).type, 'engine_error', 'the service still answers after a failed batch');
+  t.equal((await rejection(s.score([{ text: 'y' }]))).type, 'engine_error', 'the service still answers after a failed batch');
 });

@@ -8,17 +8,8 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
+import { waitQueued } from './helpers/metrics.js';
 import { serve, untilReady } from './helpers/serve-process.js';
-
-/** Poll /metrics until `n` items are queued; false if they never are. */
-async function waitQueued(url: string, n: number): Promise<boolean> {
-  for (let i = 0; i < 100; i++) {
-    const metrics = await (await fetch(`${url}/metrics`)).text();
-    if (new RegExp(`^warm_serve_queue_items ${n}$`, 'm').test(metrics)) return true;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  return false;
-}
 
 async function score(url: string, text: string) {
   const res = await fetch(`${url}/v1/score`, {

@@ -6,18 +6,14 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import t, { type Test } from 'tap';
-import { ServeConfigSchema, type ServeConfig } from '../src/config/schema.js';
-import type { Engine } from '../src/model/engine.js';
-import { createOnnxEngine } from '../src/scoring/service.js';
 import { buildApp } from '../src/server/app.js';
 import { openApiDocument } from '../src/server/openapi.js';
 import { startServer, type RunningServer } from '../src/server/start.js';
+import { testConfig } from './helpers/http-call.js';
+import { sample, waitQueued } from './helpers/metrics.js';
+import { wrappedEngine } from './helpers/wrapped-engine.js';
 
 type Json = Record<string, any>;
-
-function testConfig(overrides: Partial<ServeConfig> = {}): ServeConfig {
-  return ServeConfigSchema.parse({ host: '127.0.0.1', port: 0, log_level: 'silent', ...overrides });
-}
 
 async function call(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
   const init: RequestInit = { method, headers: { ...headers } };
@@ -34,28 +30,6 @@ async function call(base: string, method: string, path: string, body?: unknown, 
     // non-JSON bodies (metrics, docs) are checked as text
   }
   return { status: res.status, headers: res.headers, text, json };
-}
-
-/** Sum of a Prometheus sample (all label sets matching `labels`) in exposition text. */
-function sample(metrics: string, name: string, labels = ''): number {
-  let total = 0;
-  for (const line of metrics.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const rest = line.slice(name.length);
-    if (!(rest.startsWith(' ') || rest.startsWith('{'))) continue;
-    if (labels && !rest.includes(labels)) continue;
-    total += Number(line.split(' ').pop());
-  }
-  return total;
-}
-
-/** Poll /metrics until the queue holds `n` items; false if it never does. */
-async function waitQueued(url: string, n: number): Promise<boolean> {
-  for (let i = 0; i < 100; i++) {
-    if (sample((await call(url, 'GET', '/metrics')).text, 'warm_serve_queue_items') === n) return true;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  return false;
 }
 
 function expectError(t: Test, res: Awaited<ReturnType<typeof call>>, status: number, type: string, message: RegExp) {
@@ -90,19 +64,11 @@ t.before(async () => {
     pino({ level: 'info' }, logStream),
     {
       // The real engine, with a switch that fails the next forward pass (for the 500 test).
-      createEngine: async (dir, tokenizer): Promise<Engine> => {
-        const real = await createOnnxEngine(dir, tokenizer);
-        return {
-          inputs: real.inputs,
-          executionProvider: real.executionProvider,
-          release: () => real.release(),
-          run: (sequences) => {
-            if (!failNextBatch) return real.run(sequences);
-            failNextBatch = false;
-            return Promise.reject(new Error('injected engine failure'));
-          },
-        };
-      },
+      createEngine: wrappedEngine((real, sequences) => {
+        if (!failNextBatch) return real.run(sequences);
+        failNextBatch = false;
+        return Promise.reject(new Error('injected engine failure'));
+      }),
     },
   );
   base = server.url;

@@ -3,7 +3,7 @@
  * ENS (mean of their rewards) for M = 1..all, members added best-first by validation accuracy
  * and in seeded random orders.
  */
-import { seededRandom } from '../../bench/data.mjs';
+import { seededRandom } from '../seeded-random.mjs';
 import { ensembleRewards, pairedComparison, pairMetrics, spread } from './metrics.mjs';
 
 /** Fisher-Yates shuffle of 0..n-1 with the benchmark's seeded PRNG. */

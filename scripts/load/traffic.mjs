@@ -1,25 +1,15 @@
 // What the load scripts send: a seeded pool of story texts, their one-at-a-time rewards, and a
 // plain JSON POST over undici that never throws for an HTTP status.
 import { Agent, request } from 'undici';
+import { seededRandom } from '../seeded-random.mjs';
 
-/** A seeded PRNG (mulberry32): the same seed gives the same traffic. */
-export function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = ['Lily', 'Tom', 'the', 'dog', 'cat', 'park', 'ball', 'happy', 'sad', 'big', 'little', 'tree', 'sun',
   'played', 'ran', 'saw', 'found', 'a', 'and', 'with', 'her', 'his', 'friend', 'mom', 'toy', 'red', 'blue', 'day'];
 
 /** `n` different story-like texts of 4 to 60 words. */
 export function textPool(n, seed = 1) {
-  const next = random(seed);
+  const next = seededRandom(seed);
   return Array.from({ length: n }, (_, i) => {
     const words = Array.from({ length: 4 + Math.floor(next() * 56) }, () => WORDS[Math.floor(next() * WORDS.length)]);
     return `Story ${i}: Once upon a time ${words.join(' ')}.`;

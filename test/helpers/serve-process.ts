@@ -52,13 +52,18 @@ export function serve(args: string[], env: NodeJS.ProcessEnv = {}): Child {
   return { proc, lines, stderr, exit, waitFor };
 }
 
-/** Wait for the child's 'ready' line (killing it at test end if still running); returns its URL. */
+/** Wait for the child's 'ready' line; returns its URL (rejects if it exits first). */
+export async function readyUrl(child: Child): Promise<string> {
+  const { url } = await child.waitFor((l) => typeof l.url === 'string');
+  await child.waitFor((l) => l.msg === 'ready');
+  return url;
+}
+
+/** `readyUrl`, killing the child at test end if still running. */
 export async function untilReady(t: Test, child: Child): Promise<string> {
   t.teardown(() => {
     if (child.proc.exitCode === null) child.proc.kill('SIGKILL');
   });
-  const { url } = await child.waitFor((l) => typeof l.url === 'string');
-  await child.waitFor((l) => l.msg === 'ready');
-  return url;
+  return readyUrl(child);
 }
 

@@ -15,14 +15,11 @@
  * Measuring a linger (the drain_linger_ms default came from this):
  *   npm run build && DRAIN_TEST_RUNS=8 DRAIN_TEST_LINGER_MS=30 npx tap test/serial/drain-direct-clients.test.ts
  */
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { Agent, request } from 'undici';
+import { readyUrl, serve } from '../helpers/serve-process.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const CLIENTS = 16;
 const RUNS = Number(process.env.DRAIN_TEST_RUNS ?? 3);
 const LINGER = process.env.DRAIN_TEST_LINGER_MS;
@@ -43,31 +40,10 @@ interface Outcome {
   error?: string;
 }
 
-/** Start the built CLI on a free loopback port; resolves with its URL once the model is ready. */
+/** Start the built CLI on a free loopback port; resolves once the model is ready. */
 async function startServe(args: string[]) {
-  const proc = spawn(process.execPath, [CLI, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const lines: Record<string, any>[] = [];
-  let stderr = '';
-  proc.stderr!.on('data', (chunk) => (stderr += chunk));
-  const exit = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    let listening = '';
-    createInterface({ input: proc.stdout! }).on('line', (text) => {
-      let line: Record<string, any>;
-      try {
-        line = JSON.parse(text);
-      } catch {
-        return;
-      }
-      lines.push(line);
-      if (typeof line.url === 'string') listening = line.url;
-      if (line.msg === 'ready') resolve(listening);
-    });
-    void exit.then((code) => reject(new Error(`serve exited (${code}) before ready: ${stderr}`)));
-  });
-  return { proc, url, exit, lines };
+  const child = serve(['--host', '127.0.0.1', '--port', '0', ...args]);
+  return { ...child, url: await readyUrl(child) };
 }
 
 /** One SIGTERM under closed-loop load; returns what each request got and the exit status. */
