@@ -5,7 +5,7 @@
  * fields its template is rendered from (the field at fault, the item index, the limit...), so code
  * that needs them reads `err.fields` / `err.index` instead of parsing `err.message`, and code that
  * re-labels an error (a compatibility route naming its own list, the CLI naming the input line)
- * renders it again with other fields (`err.with(...)`).
+ * renders it again with other fields (`err.relabel(...)`, `ConfigError.withSources(...)`).
  *
  * Thrown anywhere (model loading, batching, routes, settings, CLI); the HTTP layer answers with
  * `{"error": message, "error_type": type, "request_id"}` and the status, a CLI command prints the
