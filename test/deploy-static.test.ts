@@ -29,7 +29,7 @@ for (const file of ['Dockerfile', 'Dockerfile.gpu']) {
 }
 
 t.test('CPU image skips the CUDA download; GPU image asks for it', async (t) => {
-  t.match(read('Dockerfile'), /FROM node:20-bookworm-slim/);
+  t.match(read('Dockerfile'), /FROM node:24-bookworm-slim/, 'Node 24 (test/node-versions.test.ts: a supported line)');
   t.match(read('Dockerfile'), /ONNXRUNTIME_NODE_INSTALL=skip/);
   t.match(read('Dockerfile.gpu'), /ONNXRUNTIME_NODE_INSTALL=cuda12/);
   t.match(read('Dockerfile.gpu'), /FROM nvidia\/cuda:12[^\s]*cudnn-runtime/);
