@@ -135,6 +135,8 @@ export interface MergeSettings {
   weights?: readonly number[];
   /** Overwrite output files that already exist. */
   force?: boolean;
+  /** warm.json `name` (the model name every response reports); default: the output directory's name. */
+  name?: string;
   /** No progress or summary on stderr (warnings still shown). Default true here. */
   quiet?: boolean;
   /** Member selection: uniform (default), top-k or greedy; top-k and greedy need `data`. */

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -67,4 +67,25 @@ t.test('a data file that cannot be read is one line naming --data, exit 2, befor
     t.equal(err?.code, 2, `${files.join(' ')}: exit 2`);
     t.match(err?.stderr, message, `${files.join(' ')}: one line, no stack trace, nothing scored`);
   }
+});
+
+t.test('--limit over two files takes from each in proportion, and says so', async (t) => {
+  const a = join(dir, 'limit-a.jsonl');
+  const b = join(dir, 'limit-b.jsonl');
+  writeFileSync(a, pairs.map((p) => JSON.stringify(p)).join('\n'));
+  // b's answers are swapped, so which file the pairs come from changes the accuracy.
+  writeFileSync(b, pairs.slice(0, 8).map((p) => JSON.stringify({ ...p, prompt: `${p.prompt} (b)`, chosen: p.rejected, rejected: p.chosen })).join('\n'));
+  const limited = await run(process.execPath, [cli, 'eval', '--model', 'models/reference', '--no-members', '--limit', '8', '--data', a, b]);
+  t.match(limited.stderr, `eval: --limit 8: ${a} (6 of 24 pairs), ${b} (2 of 8 pairs)`);
+  t.match(limited.stdout, `Data: ${a} (6 of 24 pairs), ${b} (2 of 8 pairs)\n`);
+  // The same 8 pairs in one file give the same table row.
+  const same = join(dir, 'limit-same.jsonl');
+  const lines = (f: string, n: number) => readFileSync(f, 'utf8').split('\n').slice(0, n);
+  writeFileSync(same, [...lines(a, 6), ...lines(b, 2)].join('\n'));
+  const expected = await run(process.execPath, [cli, 'eval', '--model', 'models/reference', '--no-members', '--data', same]);
+  const row = (stdout: string) => stdout.split('\n').find((l) => l.includes('(this model)'))!.split('|').slice(2).join('|');
+  t.equal(row(limited.stdout), row(expected.stdout), 'n, accuracy and interval of the first 6 of a and first 2 of b');
+  const json = JSON.parse((await run(process.execPath, [cli, 'eval', '--model', 'models/reference', '--no-members', '--limit', '8', '--json', '--data', a, b])).stdout);
+  t.same(json.taken, [{ path: a, taken: 6, of: 24 }, { path: b, taken: 2, of: 8 }]);
+  t.equal(json.rows[0].accuracy.n, 8);
 });

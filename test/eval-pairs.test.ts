@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { readPairs, splitDialogue } from '../src/eval/pairs.js';
 import { pairwiseAccuracy, wilson } from '../src/eval/accuracy.js';
+import { limitPairs } from '../src/eval/pair-files.js';
+import type { PairFile } from '../src/eval/pairs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'warm-eval-'));
 
@@ -65,4 +67,21 @@ t.test('bad rows are refused with the file and line', async (t) => {
   await t.rejects(readPairs(bad), /bad\.jsonl line 2 is not valid JSON/);
   writeFileSync(bad, '{"foo": 1}\n');
   await t.rejects(readPairs(bad), /line 1: expected a TL;DR comparison/);
+});
+
+t.test('--limit shares the pairs among the files in proportion to their sizes, the first of each', async (t) => {
+  const file = (path: string, n: number): PairFile => ({
+    path,
+    formats: ['plain'],
+    droppedIdentical: 0,
+    pairs: Array.from({ length: n }, (_, row) => ({ row, chosen: { text: `${path} ${row} +` }, rejected: { text: `${path} ${row} -` } })),
+  });
+  const counts = (files: PairFile[], limit: number) => limitPairs(files, limit).taken.map((f) => f.taken);
+  t.same(counts([file('a', 300), file('b', 100)], 100), [75, 25], 'proportional');
+  t.same(counts([file('a', 3), file('b', 3), file('c', 3)], 4), [2, 1, 1], 'largest remainder, ties to the earlier file');
+  t.same(counts([file('a', 1000), file('b', 5)], 100), [100, 0], 'a small file can get none');
+  t.same(counts([file('a', 2), file('b', 3)], 100), [2, 3], 'a limit above the total takes everything');
+  const { pairs, taken } = limitPairs([file('a', 30), file('b', 10)], 8);
+  t.same(pairs.map((p) => (p.chosen as { text: string }).text), ['a 0 +', 'a 1 +', 'a 2 +', 'a 3 +', 'a 4 +', 'a 5 +', 'b 0 +', 'b 1 +'], 'the first pairs of each file');
+  t.same(taken, [{ path: 'a', taken: 6, of: 30 }, { path: 'b', taken: 2, of: 10 }]);
 });

@@ -16,7 +16,7 @@ const tensors = (seed: number) => [randomFloat('a.weight', 'F32', [4, 4], seed),
 t.test('--help documents the options', async (t) => {
   const r = cli(['--help']);
   t.equal(r.code, 0);
-  for (const flag of ['--out', '--format', '--weights', '--force', '--quiet', 'safetensors | onnx | all']) t.match(r.stdout, flag);
+  for (const flag of ['--out', '--format', '--weights', '--force', '--name', '--quiet', 'safetensors | onnx | all']) t.match(r.stdout, flag);
 });
 
 t.test('a merge writes the model and prints only a summary when stderr is not a terminal', async (t) => {
@@ -31,9 +31,11 @@ t.test('a merge writes the model and prints only a summary when stderr is not a 
   t.match(r.stderr, /wrote 6 files to .*out \(see MERGE\.md\)/);
   const card = readFileSync(join(root, 'out', 'MERGE.md'), 'utf8');
   t.match(card, `warm-serve merge --out ${join(root, 'out')} --weights 1,2 ${a} ${b}`, 'the command is recorded');
-  const q = cli(['--quiet', '--force', '-o', join(root, 'out'), a, b]);
+  t.equal(JSON.parse(readFileSync(join(root, 'out', 'warm.json'), 'utf8')).name, 'out', 'named after the output directory');
+  const q = cli(['--quiet', '--force', '--name', 'my-rm', '-o', join(root, 'out'), a, b]);
   t.equal(q.code, 0);
   t.match(q.stderr, /^warning: .*identical float weights\n$/, '--quiet: warnings only');
+  t.equal(JSON.parse(readFileSync(join(root, 'out', 'warm.json'), 'utf8')).name, 'my-rm', '--name');
 });
 
 t.test('refusals exit 1 with the message; usage errors (bad option values) exit 2', async (t) => {

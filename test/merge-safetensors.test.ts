@@ -1,6 +1,6 @@
 import t from 'tap';
 import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import {
   CONFIG, randomFloat, readSafetensors, safetensorsBytes, tensorOf, writeHfModel, type RawTensor,
@@ -126,7 +126,7 @@ t.test('output directory: provenance metadata, copied files, warm.json, MERGE.md
   t.equal(readFileSync(join(root, 'other.txt'), 'utf8'), 'keep me');
   const manifest = JSON.parse(readFileSync(join(root, 'warm.json'), 'utf8'));
   t.equal(manifest.template, '{prompt}\n{completion}', "first input's manifest is the base");
-  t.equal(manifest.name, undefined, "the member's name is not the merged model's");
+  t.equal(manifest.name, basename(root), "named after the output directory, not after the first member");
   t.same(manifest.members, [
     // The merged model serves raw logits, so member-0 is served raw too (its own normalization would put it on another scale).
     { name: 'member-0', path: 'members/member-0', normalization: { mean: 0, std: 1 } },
@@ -149,6 +149,31 @@ t.test('output directory: provenance metadata, copied files, warm.json, MERGE.md
   t.equal(again.stderr, '', '--quiet prints nothing when there is nothing to warn about');
   const kept = JSON.parse(readFileSync(join(root, 'warm.json'), 'utf8'));
   t.equal(kept.merge.method, 'uniform', 'rewritten with --force');
+});
+
+t.test('warm.json of a fresh merge: named after the output directory or --name, described as a WARM merge of its members', async (t) => {
+  const root = tempDir();
+  const dirs = [0, 1, 2].map((i) => writeHfModel(join(root, `rm-${i}`), [randomFloat('w', 'F32', [4], 10 + i)]));
+  writeFileSync(join(dirs[0], 'warm.json'), JSON.stringify({ name: 'rm-0', description: 'one fine-tuned member' }));
+  const read = (dir: string) => JSON.parse(readFileSync(join(dir, 'warm.json'), 'utf8'));
+
+  await merge(dirs, join(root, 'my-warm'));
+  let manifest = read(join(root, 'my-warm'));
+  t.equal(manifest.name, 'my-warm', 'served under the output directory\'s name');
+  t.equal(manifest.description, 'WARM merge: the uniform weight average of 3 fine-tuned reward models (rm-0, rm-1, rm-2); see MERGE.md.', "not member-0's description");
+
+  await merge(dirs.slice(0, 2), join(root, 'named'), { name: 'tldr-rm', weights: '1,3' });
+  manifest = read(join(root, 'named'));
+  t.equal(manifest.name, 'tldr-rm', '--name');
+  t.match(manifest.description, /^WARM merge: the weighted weight average of 2 fine-tuned reward models \(rm-0, rm-1\)/);
+
+  // A curated directory keeps its own name and description; --name still renames it.
+  writeFileSync(join(root, 'named', 'warm.json'), JSON.stringify({ name: 'curated', description: 'hand-written' }));
+  await merge(dirs.slice(0, 2), join(root, 'named'), { force: true });
+  t.same([read(join(root, 'named')).name, read(join(root, 'named')).description], ['curated', 'hand-written']);
+  await merge(dirs.slice(0, 2), join(root, 'named'), { force: true, name: 'renamed' });
+  t.same([read(join(root, 'named')).name, read(join(root, 'named')).description], ['renamed', 'hand-written']);
+  await t.rejects(merge(dirs.slice(0, 2), join(root, 'empty'), { name: ' ' }), { message: /--name: is empty/ });
 });
 
 t.test('sharded checkpoints: index honoured, output sharded like the first input', async (t) => {

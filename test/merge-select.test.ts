@@ -81,6 +81,7 @@ t.test('top-k keeps the K most accurate members and records every accuracy', asy
   t.same(manifest.members.map((m: Json) => resolve(out, m.path)).sort(), [...sel.kept].sort(), 'warm.json members are the kept ones');
   t.ok(Math.abs(sel.merged.accuracy - (await accuracyOf(out))) < 1e-9, 'merged accuracy is the output model\'s');
   t.match(card, /## Member selection: top-k \(the K most accurate\), K = 2/);
+  t.match(manifest.description, /^WARM merge: the uniform weight average of 2 fine-tuned reward models \(.+\), selected by top-k from 3 candidates; see MERGE\.md\.$/);
   t.equal(card.match(/\| (yes|no) \|$/gm)?.length, members.length, 'one card row per candidate');
   t.match(log, /scoring input 1\/\d+/, 'progress is shown');
 });

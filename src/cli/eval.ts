@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { pairwiseAccuracy, type Accuracy } from '../eval/accuracy.js';
-import { readPairFiles } from '../eval/pair-files.js';
+import { limitPairs, readPairFiles } from '../eval/pair-files.js';
 import type { PreferencePair } from '../eval/pairs.js';
 import { WarmServeError } from '../errors.js';
 import { scorePairs } from '../eval/score-pairs.js';
@@ -30,7 +30,9 @@ Options:
   --split FILE:NAME   keep only the rows of split NAME in split file FILE
                       (e.g. models/recipe/splits.json:validation)
   --no-members        evaluate the model only, not its members or their ensemble
-  --limit N           use at most the first N pairs (after the split)
+  --limit N           use at most N pairs (after the split), shared among the files in
+                      proportion to their pair counts, the first ones of each file; stderr and
+                      the Data line say how many came from each file
   --json              print JSON instead of a Markdown table
   -h, --help          this help
 `;
@@ -105,7 +107,7 @@ export async function run(argv: string[]): Promise<number> {
   // `--data a b c`: parseArgs takes `a` as the value and leaves `b c` as positionals.
   const dataFiles = [...(values.data ?? []), ...args.positionals];
   const limit = values.limit === undefined ? Infinity : Number(values.limit);
-  if (dataFiles.length === 0 || !(limit > 0)) {
+  if (dataFiles.length === 0 || !(limit === Infinity || (Number.isInteger(limit) && limit > 0))) {
     process.stderr.write(`warm-serve eval: ${dataFiles.length === 0 ? '--data needs at least one file' : '--limit must be a positive integer'}\n\n${HELP}`);
     return 2;
   }
@@ -114,8 +116,13 @@ export async function run(argv: string[]): Promise<number> {
     // members, the split, then every data file (readPairFiles opens them all before reading one).
     const model = await loadModelDirectory(values.model);
     const members = values['no-members'] ? [] : await loadMemberDirectories(model);
-    const { pairs, split } = await readPairFiles(dataFiles, values.split, (line) => process.stderr.write(`eval: ${line}\n`));
-    pairs.splice(limit);
+    const read = await readPairFiles(dataFiles, values.split, (line) => process.stderr.write(`eval: ${line}\n`));
+    const { split } = read;
+    // --limit shares the N pairs among the files in proportion to their sizes (limitPairs).
+    const limited = Number.isFinite(limit) ? limitPairs(read.files, limit) : undefined;
+    const pairs = limited?.pairs ?? read.pairs;
+    const takenText = limited?.taken.map((f) => `${f.path} (${f.taken} of ${f.of} pairs)`).join(', ');
+    if (takenText) process.stderr.write(`eval: --limit ${limit}: ${takenText}\n`);
     const rows: Row[] = [];
     const main = await rewardsOf(model.path, model.name, pairs);
     rows.push({ model: `${model.name} (this model)`, accuracy: pairwiseAccuracy(main.chosen, main.rejected) });
@@ -141,8 +148,9 @@ export async function run(argv: string[]): Promise<number> {
       });
       rows.push({ model: `ensemble (mean of ${members.length} members' rewards)`, accuracy: pairwiseAccuracy(sumChosen, sumRejected) });
     }
-    const heading = `${dataFiles.join(' ')}${split ? ` [${split.name} split of ${split.file}]` : ''}`;
-    process.stdout.write(values.json ? `${JSON.stringify({ data: dataFiles, split: split?.name, rows }, null, 2)}\n` : `Data: ${heading}\n\n${table(rows)}`);
+    const heading = `${takenText ?? dataFiles.join(' ')}${split ? ` [${split.name} split of ${split.file}]` : ''}`;
+    const report = { data: dataFiles, split: split?.name, ...(limited ? { limit, taken: limited.taken } : {}), rows };
+    process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `Data: ${heading}\n\n${table(rows)}`);
     return 0;
   } catch (err) {
     if (!(err instanceof WarmServeError)) throw err;

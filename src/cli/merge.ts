@@ -19,6 +19,8 @@ Options:
   -w, --weights W1,W2..  weighted average, one non-negative weight per input, normalised by their
                          sum (default: uniform)
       --force            overwrite output files that already exist
+      --name NAME        warm.json "name", the model name every response reports (default: the
+                         output directory's name; an existing warm.json in DIR keeps its own)
 
 Member selection and calibration (score models with ONNX Runtime: every input needs model.onnx):
       --select METHOD    uniform | top-k | greedy (default uniform: average every input)
@@ -40,7 +42,8 @@ Member selection and calibration (score models with ONNX Runtime: every input ne
   -h, --help             show this help
 
 Writes the averaged weights (float64 accumulation, rounded to each tensor's dtype), copies of the
-first input's config/tokenizer files, warm.json (members + merge provenance) and MERGE.md (inputs,
+first input's config/tokenizer files, warm.json (name, a description of the merge, members +
+merge provenance) and MERGE.md (inputs,
 SHA-256s, weights, pairwise distances, warnings; with --select each candidate's accuracy, the
 members kept and the greedy steps; with --calibrate the normalisation). Refuses quantized,
 malformed or mismatched inputs.
@@ -58,6 +61,7 @@ export async function run(argv: string[]): Promise<number> {
         format: { type: 'string', short: 'f', default: 'all' },
         weights: { type: 'string', short: 'w' },
         force: { type: 'boolean', default: false },
+        name: { type: 'string' },
         select: { type: 'string' },
         data: { type: 'string', multiple: true },
         split: { type: 'string' },
@@ -102,6 +106,7 @@ export async function run(argv: string[]): Promise<number> {
       format: values.format as FormatChoice,
       weights: values.weights,
       force: values.force,
+      name: values.name,
       quiet: values.quiet,
       command: ['warm-serve', 'merge', ...argv].map(shellQuote).join(' '),
     });

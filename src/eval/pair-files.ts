@@ -43,3 +43,33 @@ export async function readPairFiles(
   }
   return { pairs: perFile.flatMap((f) => f.pairs), files: perFile, split: selection };
 }
+
+/** How many pairs `--limit` took from one file, of how many it has. */
+export interface PairsTaken {
+  path: string;
+  taken: number;
+  of: number;
+}
+
+/**
+ * `--limit N` over several files: N pairs in all, shared among the files in proportion to their
+ * pair counts (largest remainder; ties go to the earlier file), the first ones of each file. The
+ * limited set then mixes the files as the whole set does, so its accuracy estimates the same thing.
+ */
+export function limitPairs(files: readonly PairFile[], limit: number): { pairs: PreferencePair[]; taken: PairsTaken[] } {
+  const total = files.reduce((n, f) => n + f.pairs.length, 0);
+  const n = Math.min(limit, total);
+  const quota = files.map((f) => (total === 0 ? 0 : (n * f.pairs.length) / total));
+  const counts = quota.map(Math.floor);
+  let left = n - counts.reduce((a, b) => a + b, 0);
+  const byRemainder = quota.map((q, i) => ({ i, rest: q - Math.floor(q) })).sort((a, b) => b.rest - a.rest || a.i - b.i);
+  for (const { i } of byRemainder) {
+    if (left === 0) break;
+    counts[i] += 1;
+    left -= 1;
+  }
+  return {
+    pairs: files.flatMap((f, i) => f.pairs.slice(0, counts[i])),
+    taken: files.map((f, i) => ({ path: f.path, taken: counts[i], of: f.pairs.length })),
+  };
+}

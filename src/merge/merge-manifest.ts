@@ -1,8 +1,9 @@
 /**
  * The output warm.json. Starts from the output directory's existing manifest when there is one
- * (a curated model directory keeps its template, normalisation and description), else from the
- * first input's minus its `name` and `normalization` (those describe that member, not the
- * average), else from the defaults; then lists the inputs as `members` and records `merge`. A
+ * (a curated model directory keeps its name, template, normalisation and description), else from
+ * the first input's minus its `name`, `description` and `normalization` (those describe that
+ * member, not the average) with the merge's own name and description, else from the defaults;
+ * then lists the inputs as `members` and records `merge`. A
  * member's own normalisation is overridden with the identity when the merged model has none, so
  * that ensemble aggregates compare raw logits with raw logits.
  */
@@ -32,21 +33,38 @@ async function readManifest(dir: string, label: string): Promise<Manifest | unde
 /** The normalisation that serves raw logits, overriding a member's own. */
 const IDENTITY = { mean: 0, std: 1 };
 
-/** The manifest for the merged model in `outDir`. */
+/**
+ * The description of a fresh merge: what was averaged, from what. `selection`: the rule and the
+ * number of candidates, when members were selected from more inputs.
+ */
+export function mergeDescription(members: readonly string[], method: unknown, selection?: { method: string; candidates: number }): string {
+  const what =
+    members.length === 1
+      ? `the weights of ${members[0]}`
+      : `the ${method === 'weighted' ? 'weighted' : 'uniform'} weight average of ${members.length} fine-tuned reward models (${members.join(', ')})`;
+  const selected = selection && selection.method !== 'uniform' ? `, selected by ${selection.method} from ${selection.candidates} candidates` : '';
+  return `WARM merge: ${what}${selected}; see MERGE.md.`;
+}
+
+/**
+ * The manifest for the merged model in `outDir`. A fresh merge is named `name` (`--name`), else
+ * after the output directory, and described by mergeDescription; an existing manifest keeps its
+ * name (unless `name` is given) and description.
+ */
 export async function mergedManifest(
   outDir: string,
   inputs: readonly { label: string; dir: string }[],
   merge: Record<string, unknown>,
+  name?: string,
 ): Promise<Manifest> {
   const existing = await readManifest(outDir, outDir);
   let base: Manifest;
-  if (existing) base = existing;
+  if (existing) base = { ...existing, ...(name ? { name } : {}) };
   else {
     const first = await readManifest(inputs[0].dir, inputs[0].label);
-    if (first) {
-      const { name: _name, normalization: _normalization, ...rest } = first;
-      base = rest;
-    } else base = ManifestSchema.parse({});
+    // The first input's name, description and normalization describe that member, not the average.
+    const { name: _name, description: _description, normalization: _normalization, ...rest } = first ?? ManifestSchema.parse({});
+    base = { ...rest, name: name ?? basename(outDir), description: mergeDescription(inputs.map((i) => basename(i.dir)), merge.method) };
   }
   const members = [];
   for (const input of inputs) {

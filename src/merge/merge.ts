@@ -37,6 +37,8 @@ export interface MergeOptions {
   weights?: string;
   /** Overwrite output files that already exist. */
   force: boolean;
+  /** warm.json `name` (`--name`); default: the output directory's name for a fresh merge. */
+  name?: string;
   quiet: boolean;
   /** The command line, recorded in MERGE.md. */
   command: string;
@@ -75,6 +77,7 @@ function checkOutputNames(label: string, outputs: readonly [string, string][]): 
 export async function mergeModels(opts: MergeOptions): Promise<MergeSummary> {
   if (endianness() !== 'LE') throw new Error('warm-serve merge needs a little-endian machine');
   if (opts.inputs.length < 2) throw errors.validation('inputs', `got ${opts.inputs.length} model(s); a merge needs at least 2`);
+  if (opts.name !== undefined && opts.name.trim() === '') throw errors.validation('--name', 'is empty; give the name the merged model reports in every response');
   const progress = new Progress({ stream: opts.stderr ?? process.stderr, quiet: opts.quiet });
   const inputs = resolveInputs(opts.inputs);
   const labels = inputs.map((i) => i.label);
@@ -147,7 +150,7 @@ export async function mergeModels(opts: MergeOptions): Promise<MergeSummary> {
     for (const f of copied) await stage.writeFile(f, await readFile(join(inputs[0].dir, f)));
     const warnings = distanceWarnings(labels, results[0].distances);
     const distances = Object.fromEntries(results.map((r) => [r.format, r.distances.map((row) => row.map((x) => Number(x.toPrecision(6))))]));
-    const manifest = await mergedManifest(outDir, inputs, { ...provenance, distances });
+    const manifest = await mergedManifest(outDir, inputs, { ...provenance, distances }, opts.name);
     await stage.writeFile(MANIFEST_FILE, `${JSON.stringify(manifest, null, 2)}\n`);
     await stage.writeFile(MERGE_CARD, renderMergeCard({ provenance, labels, rawWeights: weights.raw, results, warnings, command: opts.command }));
     const files = stage.names();

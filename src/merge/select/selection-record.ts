@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Accuracy } from '../../eval/accuracy.js';
 import { errors } from '../../errors.js';
 import { MANIFEST_FILE, ManifestSchema } from '../../model/manifest.js';
+import { mergeDescription } from '../merge-manifest.js';
 import { StagedOutput } from '../staged-output.js';
 import type { RewardScale } from './held-out.js';
 import type { Selection } from './selection.js';
@@ -145,7 +146,12 @@ export async function writeSelectionRecord(outDir: string, mergeCard: string, re
     const scale = memberScales.get(resolve(outDir, m.path));
     return scale ? { ...m, normalization: { mean: scale.mean, std: scale.std } } : m;
   });
-  const updated = ManifestSchema.safeParse({ ...manifest, members, merge });
+  // The merge's own description (not a curated one) now says which members were kept, from how many.
+  let description = manifest.description;
+  if (record.selection && description === mergeDescription(manifest.members.map((m) => m.name), merge.method)) {
+    description = mergeDescription(members.map((m) => m.name), merge.method, { method: record.selection.result.method, candidates: record.selection.result.ranked.length });
+  }
+  const updated = ManifestSchema.safeParse({ ...manifest, description, members, merge });
   if (!updated.success) throw errors.merge(outDir, undefined, `the updated ${MANIFEST_FILE} is invalid: ${updated.error.message}`);
 
   const cardPath = join(outDir, mergeCard);
