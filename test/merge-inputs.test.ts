@@ -10,6 +10,8 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomFloat, writeHfModel } from './fixtures/merge/builders.js';
 import { merge, tempDir } from './fixtures/merge/run-merge.js';
+import { selectMembers } from '../src/merge/select/selection.js';
+import { StagedOutput } from '../src/merge/staged-output.js';
 
 const MEMBERS = ['models/reference/members/member-0', 'models/reference/members/member-1'];
 
@@ -97,4 +99,13 @@ t.test('partial files of killed merges (their pid not running) are removed; thos
   t.ok(left.includes(files.notOurs), 'a file without a pid is not ours');
   t.match(stderr, new RegExp(`removed 2 partial file\\(s\\) of merges that were killed: .*${dead}`));
   t.ok(left.includes('model.safetensors') && left.includes('warm.json'), 'the merge itself is written');
+});
+
+t.test('internal refusals are catalogue errors too: a bad K, an output file staged twice', async (t) => {
+  const accuracy = { n: 1, correct: 1, accuracy: 1, ci95: [0, 1] as [number, number] };
+  const scorer = { candidate: async () => accuracy, average: async () => accuracy };
+  await t.rejects(selectMembers('top-k', ['a', 'b'], scorer, 3), { type: 'validation_error', message: /^--k: must be an integer from 1 to the number of inputs \(2\); got 3/ });
+  const stage = new StagedOutput(tempDir());
+  stage.path('model.onnx');
+  t.throws(() => stage.path('model.onnx'), { type: 'merge_error', message: /output file model\.onnx was staged twice/ });
 });

@@ -165,6 +165,11 @@ t.test('ONNX refusals name the input and the node or tensor', async (t) => {
   Object.assign(fm.graph.initializer.find((i) => i.name === 'score.bias')!, { data_type: 11, raw_data: Buffer.from(new Float64Array([0.5]).buffer) });
   writeFileSync(join(f64, 'model.onnx'), T.encode(T.fromObject(fm)).finish());
   await refused('dtype', merge([a, f64], dest), /f64 tensor 'score\.bias': dtype F64 differs from the first input's F32/);
+  const huge = variant('huge', w1);
+  const hm = T.toObject(T.decode(readFileSync(join(huge, 'model.onnx')))) as { graph: { initializer: { name: string; dims: unknown[] }[] } };
+  hm.graph.initializer.find((i) => i.name === 'score.bias')!.dims = [2 ** 60];
+  writeFileSync(join(huge, 'model.onnx'), T.encode(T.fromObject(hm)).finish());
+  await refused('int64 beyond 2^53', merge([a, huge], dest), /huge tensor 'score\.bias': .*model\.onnx: dimension 1152921504606846976 is beyond 2\^53/);
   const half = variant('half', rewardWeights('F16', 1));
   await refused('graph with casts', merge([a, half], dest), /half: ONNX graph differs .*10 nodes vs 7/);
   const trunc = variant('trunc', w1);

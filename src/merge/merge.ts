@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { endianness } from 'node:os';
+import { arch, endianness } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { errors } from '../errors.js';
 import { MANIFEST_FILE } from '../model/manifest.js';
@@ -75,7 +75,9 @@ function checkOutputNames(label: string, outputs: readonly [string, string][]): 
 
 /** Merges the inputs into `opts.out`; throws a WarmServeError (merge_error / validation_error) on refusal. */
 export async function mergeModels(opts: MergeOptions): Promise<MergeSummary> {
-  if (endianness() !== 'LE') throw new Error('warm-serve merge needs a little-endian machine');
+  if (endianness() !== 'LE') {
+    throw errors.merge(`this ${arch()} machine`, undefined, 'is big-endian; warm-serve merge reads and writes tensors as little-endian arrays in place, so run it on a little-endian machine (x86-64, arm64)');
+  }
   if (opts.inputs.length < 2) throw errors.validation('inputs', `got ${opts.inputs.length} model(s); a merge needs at least 2`);
   if (opts.name !== undefined && opts.name.trim() === '') throw errors.validation('--name', 'is empty; give the name the merged model reports in every response');
   const progress = new Progress({ stream: opts.stderr ?? process.stderr, quiet: opts.quiet });

@@ -6,6 +6,7 @@
 import { lstat, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { errors } from '../errors.js';
 
 /** `.model.safetensors.4242.partial`: a temporary file and the process that writes it. */
 const TEMP_NAME = /^\.(.+)\.(\d+)\.partial$/;
@@ -63,7 +64,7 @@ export class StagedOutput {
   /** The temporary path to write final file `name` (relative to the output directory) to. */
   path(name: string): string {
     // Two writers of one file would silently leave only the last one's bytes; mergeModels refuses such plans first.
-    if (this.staged.has(name)) throw new Error(`internal error: output file ${name} staged twice`);
+    if (this.staged.has(name)) throw errors.merge(this.dir, undefined, `internal error: output file ${name} was staged twice; please report it`);
     mkdirSync(join(this.dir, dirname(name)), { recursive: true });
     const temp = StagedOutput.tempPath(join(this.dir, name));
     this.staged.set(name, temp);

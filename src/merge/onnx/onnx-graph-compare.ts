@@ -32,7 +32,10 @@ export function compareOnnxGraphs(models: readonly OnnxModel[]): void {
   const t = onnxTypes();
   const [first, ...rest] = models;
   const opsets = (m: OnnxModel) =>
-    m.model.opset_import.map((o) => `${o.domain || 'ai.onnx'}:${int64ToNumber(o.version, 'opset version')}`).sort().join(', ');
+    m.model.opset_import
+      .map((o) => `${o.domain || 'ai.onnx'}:${int64ToNumber(o.version, (problem) => errors.merge(m.label, undefined, `${m.path}: opset version ${problem}`))}`)
+      .sort()
+      .join(', ');
   const valueBytes = (v: ValueInfoProto) => t.ValueInfoProto.encode({ ...v, doc_string: undefined }).finish();
   const nodeBytes = (n: NodeProto) => t.NodeProto.encode({ ...n, name: undefined, doc_string: undefined }).finish();
   const g0 = first.model.graph!;

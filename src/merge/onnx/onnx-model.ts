@@ -81,7 +81,7 @@ function describeInitializer(proto: TensorProto, modelPath: string, modelDirs: s
   if (!type?.dtype) throw fail(unsupportedTypeProblem(type?.onnx ?? `data_type ${proto.data_type}`));
   const dtype = type.dtype;
   if (proto.segment) throw fail('segmented tensors are not supported');
-  const shape = proto.dims.map((d) => int64ToNumber(d, `${name} dims`));
+  const shape = proto.dims.map((d) => int64ToNumber(d, (problem) => fail(`dimension ${problem}`)));
   if (shape.some((d) => d < 0)) throw fail(`negative dimension in [${shape.join(', ')}]`);
   const count = elementCount(shape);
   const byteLength = count * DTYPE_SIZE[dtype];
@@ -186,7 +186,7 @@ function typedFieldBytes(proto: TensorProto, dtype: DType, count: number, fail: 
 export function onnxTensorSource(t: OnnxInitializer, handles: Map<string, FileHandle>): TensorSource {
   if (t.external) {
     const { path, offset, length } = t.external;
-    return { ...t, read: fileRangeReader(handles.get(path)!, offset, length, () => `${path} tensor '${t.name}'`) };
+    return { ...t, read: fileRangeReader(handles.get(path)!, offset, length, { file: path, tensor: t.name }) };
   }
   return { ...t, read: memoryReader(t.data ?? new Uint8Array(0)) };
 }

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
+import { errors } from '../../errors.js';
 
 const PROTO_CANDIDATES = [new URL('./vendor/onnx.proto', import.meta.url), new URL('../../../src/merge/onnx/vendor/onnx.proto', import.meta.url)];
 
@@ -100,7 +101,10 @@ let types: OnnxTypes | undefined;
 export function onnxTypes(): OnnxTypes {
   if (!types) {
     const url = PROTO_CANDIDATES.find((u) => existsSync(fileURLToPath(u)));
-    if (!url) throw new Error(`onnx.proto not found (looked at ${PROTO_CANDIDATES.map((u) => fileURLToPath(u)).join(', ')})`);
+    if (!url) {
+      const [installed, source] = PROTO_CANDIDATES.map((u) => fileURLToPath(u));
+      throw errors.merge(installed, undefined, `the vendored ONNX schema is missing (also looked at ${source}); reinstall warm-serve, or run npm run build in a checkout`);
+    }
     const { root } = protobuf.parse(readFileSync(url, 'utf8'), { keepCase: true });
     types = {
       ModelProto: root.lookupType('onnx.ModelProto'),
@@ -113,10 +117,13 @@ export function onnxTypes(): OnnxTypes {
   return types;
 }
 
-/** An int64 field as a JS number; refuses values beyond 2^53 (no real tensor is that big). */
-export function int64ToNumber(v: Int64, what: string): number {
+/**
+ * An int64 field as a JS number; refuses values beyond 2^53 (no real tensor is that big) with the
+ * error `refuse` makes of the problem (the caller knows the input and tensor).
+ */
+export function int64ToNumber(v: Int64, refuse: (problem: string) => Error): number {
   const n = typeof v === 'number' ? v : Number(v.toString());
-  if (!Number.isSafeInteger(n)) throw new Error(`${what}: ${String(v)} is beyond 2^53`);
+  if (!Number.isSafeInteger(n)) throw refuse(`${String(v)} is beyond 2^53; the file is corrupt or not a model warm-serve can merge`);
   return n;
 }
 

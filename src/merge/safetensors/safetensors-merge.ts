@@ -66,8 +66,7 @@ export async function writeSafetensorsMerge(plan: SafetensorsPlan, ctx: MergeCon
     const source = (i: number, name: string): TensorSource => {
       const { shard, entry } = located[i].get(name)!;
       const length = entry.end - entry.begin;
-      const describe = () => `${shard.path} tensor '${name}'`;
-      return { ...entry, byteLength: length, read: fileRangeReader(handles.get(shard.path)!, shard.dataStart + entry.begin, length, describe) };
+      return { ...entry, byteLength: length, read: fileRangeReader(handles.get(shard.path)!, shard.dataStart + entry.begin, length, { file: shard.path, tensor: name }) };
     };
     const totalSizes: number[] = [];
     for (const shard of models[0].shards) {

@@ -7,6 +7,7 @@
  * Scoring is injected (SelectionScorer) so this file holds only the rules.
  */
 import type { Accuracy } from '../../eval/accuracy.js';
+import { errors } from '../../errors.js';
 
 /** The selection rules `--select` accepts. */
 export const SELECT_METHODS = ['uniform', 'top-k', 'greedy'] as const;
@@ -63,7 +64,7 @@ export async function selectMembers(
   if (method === 'uniform') return { method, ranked, kept: [...labels] };
   if (method === 'top-k') {
     if (k === undefined || !Number.isInteger(k) || k < 1 || k > labels.length) {
-      throw new RangeError(`k must be an integer from 1 to ${labels.length}`);
+      throw errors.validation('--k', `must be an integer from 1 to the number of inputs (${labels.length}); got ${k ?? 'none'}`);
     }
     return { method, ranked, k, kept: ranked.slice(0, k).map((c) => c.label) };
   }

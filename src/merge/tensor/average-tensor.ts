@@ -46,7 +46,8 @@ export async function averageTensor(job: AverageJob): Promise<void> {
   const first = sources[0];
   const size = DTYPE_SIZE[first.dtype];
   const count = first.byteLength / size;
-  const float = isFloat(first.dtype);
+  const dtype = first.dtype;
+  const float = isFloat(dtype);
   const m = sources.length;
   // integer tensors are only compared, so their chunks can fill the whole 8-byte-per-element buffer
   const chunk = float ? buffers.chunkElements : (buffers.chunkElements * 8) / size;
@@ -54,24 +55,24 @@ export async function averageTensor(job: AverageJob): Promise<void> {
     const n = Math.min(chunk, count - start);
     const bytes = n * size;
     await Promise.all(sources.map((s, i) => s.read(buffers.raw[i].subarray(0, bytes), start * size)));
-    if (float) {
+    if (isFloat(dtype)) {
       // mean = x0 + Σ_i w_i (x_i − x0) / Σ w: exact when the inputs agree (M copies give the model
       // back bit-exactly, F64 included) and the differences of fine-tunes are small, so this loses
       // less than summing Σ w_i x_i. Equal values (±inf buffers too) contribute exactly 0.
       const acc = buffers.acc;
       acc.fill(0, 0, n);
       const v0 = buffers.values[0];
-      decodeFloats(first.dtype, buffers.raw[0], n, v0);
+      decodeFloats(dtype, buffers.raw[0], n, v0);
       for (let i = 1; i < m; i++) {
         const v = buffers.values[i];
-        decodeFloats(first.dtype, buffers.raw[i], n, v);
+        decodeFloats(dtype, buffers.raw[i], n, v);
         const w = weights.raw[i];
         for (let k = 0; k < n; k++) acc[k] += v[k] === v0[k] ? 0 : w * (v[k] - v0[k]);
       }
       const total = weights.total;
       for (let k = 0; k < n; k++) acc[k] = v0[k] + acc[k] / total;
       job.distances.add(buffers.values, n);
-      encodeFloats(first.dtype, acc, n, buffers.out);
+      encodeFloats(dtype, acc, n, buffers.out);
       await job.write(buffers.out.subarray(0, bytes));
     } else {
       const reference = buffers.raw[0].subarray(0, bytes);

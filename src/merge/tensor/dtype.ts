@@ -12,8 +12,11 @@ export const DTYPE_SIZE: Record<DType, number> = {
   F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
 };
 
+/** The float dtypes: averaged. The others (integers, bool) are copied. */
+export type FloatDType = 'F64' | 'F32' | 'F16' | 'BF16';
+
 /** Whether a dtype holds trainable floating-point weights (averaged) rather than integers (copied). */
-export function isFloat(dtype: DType): boolean {
+export function isFloat(dtype: DType): dtype is FloatDType {
   return dtype === 'F64' || dtype === 'F32' || dtype === 'F16' || dtype === 'BF16';
 }
 
@@ -26,7 +29,7 @@ export function isDType(name: string): name is DType {
  * Decodes `count` float elements from `bytes` (little-endian, 8-byte aligned buffer start) into `out`.
  * Typed-array views avoid a DataView call per element; the merger refuses big-endian hosts.
  */
-export function decodeFloats(dtype: DType, bytes: Uint8Array, count: number, out: Float64Array): void {
+export function decodeFloats(dtype: FloatDType, bytes: Uint8Array, count: number, out: Float64Array): void {
   switch (dtype) {
     case 'F64':
       out.set(new Float64Array(bytes.buffer, bytes.byteOffset, count));
@@ -43,13 +46,11 @@ export function decodeFloats(dtype: DType, bytes: Uint8Array, count: number, out
       for (let i = 0; i < count; i++) out[i] = table[src[i]];
       return;
     }
-    default:
-      throw new Error(`decodeFloats: ${dtype} is not a float type`);
   }
 }
 
 /** Encodes `count` values into `bytes` as `dtype`, rounding to nearest, ties to even. */
-export function encodeFloats(dtype: DType, values: Float64Array, count: number, bytes: Uint8Array): void {
+export function encodeFloats(dtype: FloatDType, values: Float64Array, count: number, bytes: Uint8Array): void {
   switch (dtype) {
     case 'F64':
       new Float64Array(bytes.buffer, bytes.byteOffset, count).set(values.subarray(0, count));
@@ -65,8 +66,6 @@ export function encodeFloats(dtype: DType, values: Float64Array, count: number, 
       for (let i = 0; i < count; i++) dst[i] = toBits(values[i]);
       return;
     }
-    default:
-      throw new Error(`encodeFloats: ${dtype} is not a float type`);
   }
 }
 
