@@ -51,6 +51,7 @@ export async function startServer(
       template: { timeoutMs: config.template_timeout_ms },
       ...overrides,
     });
+    for (const warning of service.directory.warnings) app.log.warn({ model: service.info.name }, warning);
     await service.warmup();
     state.markReady(service);
     app.log.info(
