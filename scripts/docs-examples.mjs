@@ -75,7 +75,9 @@ function must(result, what) {
 }
 
 // --- what README.md documents --------------------------------------------------------------------
-const README = readFileSync(join(REPO, 'README.md'), 'utf8');
+// The README and its manuals, as one text: the commands live in docs/cli.md, the snippets in
+// docs/operations.md (Authentication) and docs/models.md (Serve your own reward model).
+const README = ['README.md', 'docs/cli.md', 'docs/api.md', 'docs/operations.md', 'docs/models.md'].map((file) => readFileSync(join(REPO, file), 'utf8')).join('\n');
 
 /** The fenced blocks of a markdown text: language and lines. */
 function blocks(markdown) {
@@ -318,7 +320,7 @@ async function snippets() {
   // Authentication: the whole block as written, on a free port; then a request without a key.
   {
     const port = await freePort();
-    const block = blockUnder('### Authentication');
+    const block = blockUnder('## Authentication');
     const script = [
       ...BACKGROUND,
       ...block.lines.map((l) => l.replaceAll('localhost:8000', `localhost:${port}`).replace('npx warm-serve serve --api-keys-file "$keys" &', `npx warm-serve serve --api-keys-file "$keys" --port ${port} &`)),
@@ -341,7 +343,7 @@ async function snippets() {
   // Serve your own reward model: the my-rm directory without warm.json, its documented answer.
   {
     const port = await freePort();
-    const block = blocks(README.slice(README.indexOf('\n### Serve your own reward model\n'))).find((b) => b.lang === 'console');
+    const block = blocks(README.slice(README.indexOf('\n# Serve your own reward model\n'))).find((b) => b.lang === 'console');
     const cmds = commands(block);
     const serveAt = cmds.findIndex((c) => c.startsWith('npx warm-serve serve --model my-rm'));
     const answerLine = documentedOutput(block.lines.find((l) => l.startsWith('$ curl')).slice(2)).find((l) => l.startsWith('{'));

@@ -75,8 +75,8 @@ t.test('--help documents every setting with its flag, env var and default', asyn
   t.match(help, 'default 8000; env WARM_SERVE_PORT');
 });
 
-t.test('the README configuration table is the generated one', async (t) => {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+t.test('the docs/configuration.md table is the generated one', async (t) => {
+  const readme = readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8');
   t.ok(
     readme.includes(configMarkdownTable()),
     'README table is stale: run `npm run build && node scripts/config-table.mjs`',

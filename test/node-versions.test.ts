@@ -47,8 +47,8 @@ t.test('the overridden packages give their parents what they call', async (t) =>
   await app.close();
 });
 
-t.test('Dockerfiles run a supported Node line, the README says the same', async (t) => {
-  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+t.test('Dockerfiles run a supported Node line, the README and docs/operations.md say the same', async (t) => {
+  const readme = ['README.md', 'docs/operations.md'].map((file) => readFileSync(path.join(ROOT, file), 'utf8')).join('\n');
   for (const file of ['docker/Dockerfile', 'docker/Dockerfile.gpu']) {
     const text = readFileSync(path.join(ROOT, file), 'utf8');
     const majors = [...text.matchAll(/^FROM node:(\d+)-/gm)].map((m) => Number(m[1]));

@@ -57,11 +57,11 @@ t.test('the installed .d.ts type-check a TypeScript consumer (tsc --noEmit, stri
   t.pass('tsc found no errors (and every @ts-expect-error was an error)');
 });
 
-t.test("the README's library example runs", async (t) => {
-  const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+t.test("docs/clients.md's library example runs", async (t) => {
+  const readme = readFileSync(path.join(ROOT, 'docs', 'clients.md'), 'utf8');
   const section = readme.split(/^## Use it as a library$/m)[1];
   const example = section && /```js\n([\s\S]*?)```/.exec(section)?.[1];
-  if (!example) throw new Error('README: no ```js block under "## Use it as a library"');
+  if (!example) throw new Error('docs/clients.md: no ```js block under "## Use it as a library"');
   writeFileSync(path.join(pkg.dir, 'readme-example.mjs'), example);
   const out = await sh(pkg.dir, process.execPath, ['readme-example.mjs']);
   t.match(out, /reward over HTTP -?\d/, 'prints the served reward');
