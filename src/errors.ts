@@ -127,7 +127,7 @@ export const CATALOGUE: { readonly [T in ErrorType]: CatalogueEntry<ErrorFields[
     message: (f) => f.detail,
     hint: "send 'Authorization: Bearer <key>' with one of the server's API keys",
     when: 'the server has API keys and the request carries none, or one it does not accept (`WWW-Authenticate: Bearer realm="warm-serve"`)',
-    todo: 'send `Authorization: Bearer <key>` (see [Authentication](#authentication))',
+    todo: 'send `Authorization: Bearer <key>` (see [Authentication](operations.md#authentication))',
   },
   not_found: {
     status: 404,
@@ -214,7 +214,7 @@ export const CATALOGUE: { readonly [T in ErrorType]: CatalogueEntry<ErrorFields[
     exit: 1,
     message: (f) => `model ${f.path}: ${f.problem}`,
     when: 'the model directory cannot be served (a file missing or invalid, a graph warm-serve cannot feed, a device that cannot load); `serve` stops at start-up, `score` and `eval` before scoring',
-    todo: 'fix the file the message names (see [Serve your own reward model](#serve-your-own-reward-model))',
+    todo: 'fix the file the message names (see [Serve your own reward model](models.md))',
   },
   merge_error: {
     exit: 1,
