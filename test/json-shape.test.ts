@@ -1,11 +1,11 @@
 /**
- * The raw-body scan (src/server/json-depth.ts) against the parsed value: over random JSON
+ * The raw-body scan (src/server/json-shape.ts) against the parsed value: over random JSON
  * (fast-check), a body is refused exactly when its parsed value nests deeper or holds a longer
  * list than the limits, and a refused list is named by its path.
  */
 import fc from 'fast-check';
 import t from 'tap';
-import { jsonShapeProblem } from '../src/server/json-depth.js';
+import { jsonShapeProblem } from '../src/server/json-shape.js';
 
 /** Deepest nesting and longest list of a parsed value, walked the obvious way. */
 function measure(value: unknown): { depth: number; longest: number } {

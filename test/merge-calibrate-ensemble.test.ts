@@ -13,7 +13,7 @@ import t from 'tap';
 import { ServeConfigSchema } from '../src/config/schema.js';
 import { selectiveMerge, type SelectiveMergeOptions } from '../src/merge/select/selective-merge.js';
 import { startServer } from '../src/server/start.js';
-import { tempDir } from './fixtures/merge/run-merge.js';
+import { storyPairs, tempDir } from './fixtures/merge/run-merge.js';
 
 const MODEL = resolve(process.env.WARM_ENSEMBLE_TEST_MODEL ?? new URL('../models/reference', import.meta.url).pathname);
 const MEMBERS = JSON.parse(readFileSync(join(MODEL, 'warm.json'), 'utf8')).members.map((m: { path: string }) => resolve(MODEL, m.path)) as string[];
@@ -21,11 +21,7 @@ const dir = tempDir('warm-calibrate-ensemble-');
 
 type Json = Record<string, any>;
 
-const pairs = Array.from({ length: 12 }, (_, i) => ({
-  prompt: `Once upon a time, story ${i}:`,
-  chosen: ` Lily found a ${['red', 'blue', 'green', 'small'][i % 4]} ball and played with her friend.`,
-  rejected: ` ${'the the '.repeat(1 + (i % 3))}dog ${i}`,
-}));
+const pairs = storyPairs(12);
 const calibrationFile = join(dir, 'calibration.jsonl');
 writeFileSync(calibrationFile, pairs.map((p) => JSON.stringify(p)).join('\n'));
 const calibrationItems = pairs.flatMap((p) => [{ prompt: p.prompt, completion: p.chosen }, { prompt: p.prompt, completion: p.rejected }]);

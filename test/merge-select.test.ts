@@ -14,17 +14,12 @@ import { loadMemberDirectories } from '../src/model/members.js';
 import { selectiveMerge, type SelectiveMergeOptions } from '../src/merge/select/selective-merge.js';
 import { createScoringService } from '../src/scoring/service.js';
 import type { ScoreInput } from '../src/scoring/types.js';
-import { tempDir } from './fixtures/merge/run-merge.js';
+import { storyPairs, tempDir } from './fixtures/merge/run-merge.js';
 
 const MODEL = resolve(process.env.WARM_ENSEMBLE_TEST_MODEL ?? new URL('../models/reference', import.meta.url).pathname);
 const dir = tempDir('warm-select-');
 
-// Plain pairs with clearly different answers, so rewards are not tied.
-const pairs = Array.from({ length: 20 }, (_, i) => ({
-  prompt: `Once upon a time, story ${i}:`,
-  chosen: ` Lily found a ${['red', 'blue', 'green', 'small'][i % 4]} ball and played with her friend.`,
-  rejected: ` ${'the the '.repeat(1 + (i % 3))}dog ${i}`,
-}));
+const pairs = storyPairs(20);
 const dataFile = join(dir, 'held-out.jsonl');
 writeFileSync(dataFile, pairs.map((p) => JSON.stringify(p)).join('\n'));
 const calibrationFile = join(dir, 'calibration.jsonl');

@@ -4,12 +4,11 @@
  * Runs the built CLI (dist/; `npm test` builds first).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { waitQueued } from './helpers/metrics.js';
-import { serve, untilReady } from './helpers/serve-process.js';
+import { openSocket, serve, untilReady } from './helpers/serve-process.js';
 
 async function score(url: string, text: string) {
   const res = await fetch(`${url}/v1/score`, {
@@ -79,13 +78,6 @@ t.test('SIGTERM drains: queued requests finish, newcomers get 503, exit 0', asyn
   t.ok(child.lines.some((l) => l.msg === 'drained; bye'));
 });
 
-/** A raw TCP connection to `url`'s port, resolved once connected. */
-function openSocket(t: Test, url: string): Promise<Socket> {
-  const socket = connect(Number(new URL(url).port), '127.0.0.1');
-  t.teardown(() => socket.destroy());
-  socket.on('error', () => {}); // a reset from the server shows as 'close'
-  return new Promise((resolve) => socket.once('connect', () => resolve(socket)));
-}
 
 t.test('SIGTERM exits 0 promptly although clients keep connections open that carry no request', async (t) => {
   // An HTTP client keeps connections it opened but never sent on (undici does after a fetch

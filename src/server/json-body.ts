@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { errors } from '../errors.js';
-import { jsonShapeProblem } from './json-depth.js';
+import { jsonShapeProblem } from './json-shape.js';
 
 /** The limits the raw body is held to before it is parsed. */
 export interface RawBodyLimits {

@@ -1,5 +1,6 @@
 /** `warm-serve serve` as a child process of a test: the built CLI (dist/; `npm test` builds first), its JSON log lines, stderr and exit. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
@@ -67,3 +68,10 @@ export async function untilReady(t: Test, child: Child): Promise<string> {
   return readyUrl(child);
 }
 
+/** A raw TCP connection to the server at `url`, destroyed at test end; a reset from the server shows as 'close'. */
+export function openSocket(t: Test, url: string): Promise<Socket> {
+  const socket = connect(Number(new URL(url).port), '127.0.0.1');
+  t.teardown(() => socket.destroy());
+  socket.on('error', () => {});
+  return new Promise((resolve) => socket.once('connect', () => resolve(socket)));
+}

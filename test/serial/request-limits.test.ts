@@ -9,13 +9,13 @@
  * file may load the 2 cores meanwhile.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
 import { call } from '../helpers/http-call.js';
 import { referenceCopy } from '../helpers/reference-copy.js';
-import { serve, untilReady } from '../helpers/serve-process.js';
+import { openSocket, serve, untilReady } from '../helpers/serve-process.js';
 import { checkTiming, idleServerLoad } from '../helpers/timing.js';
 
 const BASE_ARGS = ['--host', '127.0.0.1', '--port', '0'];
@@ -169,16 +169,6 @@ t.test('a template that is slow for one request is cut off at template_timeout_m
   const next = await call(url, 'POST', '/v1/score', { items: [{ messages: [{ role: 'user', content: 'short' }] }] });
   t.equal(next.status, 200, 'the next chat renders on a fresh thread');
 });
-
-/** Open a raw TCP connection to the server at `url`. */
-function openSocket(t: Test, url: string): Promise<Socket> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname, () => resolve(socket));
-    socket.once('error', reject);
-    t.teardown(() => socket.destroy());
-  });
-}
 
 /** Everything the server sends on `socket` until it closes it; with the time it closed. */
 function untilClosed(socket: Socket): Promise<{ text: string; at: number }> {
