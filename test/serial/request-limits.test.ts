@@ -29,13 +29,26 @@ async function startServe(t: Test, args: string[] = []): Promise<string> {
 }
 
 /**
- * `slowestMs` < `boundMs`, unless missed on a machine too busy for latency bounds: then the
- * figure is reported and the check skipped (test/helpers/timing.ts). Busy here = an idle
- * server's slowest /health over 300 ms exceeds 20 ms, or `machineLoad` finds the machine busy.
+ * `slowestMs` < `boundMs`. A miss is measured once more with `again` (the same request): a stall
+ * the server causes repeats, a scheduling blip of a shared machine (or of this process, which
+ * both sends the big body and probes) seldom does. A second miss fails only on a machine measured
+ * quiet (test/helpers/timing.ts). Busy here = an idle server's slowest /health over 300 ms
+ * exceeds 20 ms, or `machineLoad` finds the machine busy.
  */
-async function checkLatency(t: Test, url: string, slowestMs: number, boundMs: number, what: string): Promise<void> {
+async function checkLatency(t: Test, url: string, slowestMs: number, boundMs: number, what: string, again: () => Promise<number>): Promise<void> {
+  let slowest = slowestMs;
+  let retried = '';
+  if (slowest >= boundMs) {
+    slowest = await again();
+    retried = ` (measured again: the first try's was ${slowestMs.toFixed(1)} ms)`;
+  }
   const idleServer = idleServerLoad(async () => (await withHealthProbe(url, () => sleep(300))).slowestMs);
-  await checkTiming(t, slowestMs < boundMs, `${what}: slowest /health ${slowestMs.toFixed(1)} ms < ${boundMs} ms`, idleServer);
+  await checkTiming(t, slowest < boundMs, `${what}: slowest /health ${slowest.toFixed(1)} ms < ${boundMs} ms${retried}`, idleServer);
+}
+
+/** The slowest /health answer while `work` runs. */
+async function slowestDuring(url: string, work: () => Promise<unknown>): Promise<number> {
+  return (await withHealthProbe(url, work)).slowestMs;
 }
 
 /** Run `work` while polling /health; resolves with its result and the slowest /health answer in ms. */
@@ -92,7 +105,7 @@ t.test('lists over their limit are refused before validation, in milliseconds', 
     t.equal(result.status, status, `${path}: ${status}`);
     t.match(result.json.error, message, `${path}: names the field and the limit`);
     await checkTiming(t, result.ms < 1000, `${path}: answered in ${result.ms.toFixed(0)} ms (< 1000; the 2M-item body took 77 s of validation before)`);
-    await checkLatency(t, url, slowestMs, HEALTH_MS, path);
+    await checkLatency(t, url, slowestMs, HEALTH_MS, path, () => slowestDuring(url, () => call(url, 'POST', path, body)));
   }
 });
 
@@ -126,7 +139,7 @@ t.test('chat templates render off the event loop', async (t) => {
   t.equal(new Set(result.json.rewards).size, 1, 'the same conversation gets the same reward in every item');
   // Parsing, validating and posting 17,408 messages to the rendering thread is ~40 ms of the
   // event loop on a 2-core machine (rendering itself, ~0.5 s, is on the thread).
-  await checkLatency(t, url, slowestMs, 2 * HEALTH_MS, '17 × 1,024 messages');
+  await checkLatency(t, url, slowestMs, 2 * HEALTH_MS, '17 × 1,024 messages', () => slowestDuring(url, () => call(url, 'POST', '/v1/score', body)));
   const alone = await call(url, 'POST', '/v1/score', { items: [{ messages: conversation }] });
   t.equal(alone.json.rewards[0], result.json.rewards[0], 'and the reward it gets alone');
 
@@ -165,7 +178,9 @@ t.test('a template that is slow for one request is cut off at template_timeout_m
   t.equal(result.status, 422);
   t.match(result.json.error, /^items\[0\]\.messages: the chat template did not render 1 conversation\(s\) within 1000 ms; send fewer or shorter messages \(template_timeout_ms\)$/);
   await checkTiming(t, result.ms < 3000, `refused after ${result.ms.toFixed(0)} ms (< 3000)`);
-  await checkLatency(t, url, slowestMs, HEALTH_MS, 'while the template rendered');
+  await checkLatency(t, url, slowestMs, HEALTH_MS, 'while the template rendered', () =>
+    slowestDuring(url, () => call(url, 'POST', '/v1/score', { items: [{ messages: conversation }] })),
+  );
   const next = await call(url, 'POST', '/v1/score', { items: [{ messages: [{ role: 'user', content: 'short' }] }] });
   t.equal(next.status, 200, 'the next chat renders on a fresh thread');
 });
