@@ -1,13 +1,19 @@
 """Build the benchmark's model directories (seeded random weights; never committed).
 
-  /usr/bin/python3 bench/make_compute_model.py [--out bench/.work] [--members 6]
+  /usr/bin/python3 bench/make_compute_model.py [--out bench/.work] [--members 6] [--max-length 128]
 
 compute/   a compute-bound Llama-style reward model (~21M parameters: hidden 512, 6 layers,
            SwiGLU 1536, 8 heads) with the reference tokenizer, max_length 128, plus M members
            (the same architecture, each its own seeded weights) listed in its warm.json, so
            `serve --ensemble` measures the ensemble's cost against WARM's one forward pass.
+compute-N/ with --max-length N other than 128: the same model and members (same weights) with
+           max_length N and max_position_embeddings max(512, N), e.g. compute-1024/ for long
+           GRPO prompts; only this directory is built then (not tiny/).
 tiny/      the reference model (models/reference, copied) with M members made from its weights
            plus seeded noise, for the same comparison on the overhead-bound model.
+
+The ONNX graphs are export.export_onnx's default: the graph with past key/values
+(models/recipe/README.md); tiny/ copies models/reference/model.onnx, which is one too.
 
 Reuses the recipe's model code (models/recipe/modeling.py) and ONNX export (export.py) by
 import. Skips a directory whose files already exist unless --force.
@@ -57,14 +63,14 @@ COMPUTE_CONFIG = {
 }
 
 
-def manifest(name, description, members=()):
+def manifest(name, description, members=(), max_length=MAX_LENGTH):
     """warm.json (src/model/manifest.ts) with the reference model's text rules."""
     return {
         "format": "warm-serve/v1",
         "name": name,
         "description": description,
         "template": "{prompt}{completion}",
-        "max_length": MAX_LENGTH,
+        "max_length": max_length,
         "padding_side": "right",
         "ensure_eos": True,
         "members": [{"name": m, "path": f"members/{m}"} for m in members],
@@ -105,21 +111,33 @@ def perturbed_reference(cfg, seed):
     return model.eval()
 
 
-def build_compute(out, members, force):
-    """compute/ and its members; returns the parameter count."""
-    path = os.path.join(out, "compute")
+def compute_config(max_length):
+    """COMPUTE_CONFIG with room for max_length positions (max_position_embeddings >= 512)."""
+    return {**COMPUTE_CONFIG, "max_position_embeddings": max(COMPUTE_CONFIG["max_position_embeddings"], max_length)}
+
+
+def compute_dir_name(max_length):
+    """compute/ for the default max_length, compute-N/ otherwise."""
+    return "compute" if max_length == MAX_LENGTH else f"compute-{max_length}"
+
+
+def build_compute(out, members, force, max_length=MAX_LENGTH):
+    """compute/ (or compute-N/) and its members; returns the parameter count."""
+    path = os.path.join(out, compute_dir_name(max_length))
+    cfg = compute_config(max_length)
     names = [f"member-{i}" for i in range(members)]
-    model = random_model(COMPUTE_CONFIG, 0)
+    model = random_model(cfg, 0)
     params = sum(p.numel() for p in model.parameters())
     if force or not os.path.exists(os.path.join(path, "warm.json")):
-        print(f"[make] compute: {params / 1e6:.1f}M parameters -> {path}", flush=True)
-        write_directory(path, COMPUTE_CONFIG, model, manifest(
-            "bench-compute-21m", "benchmark only: compute-bound Llama reward model, seeded random weights", names))
+        print(f"[make] compute: {params / 1e6:.1f}M parameters, max_length {max_length} -> {path}", flush=True)
+        write_directory(path, cfg, model, manifest(
+            "bench-compute-21m", "benchmark only: compute-bound Llama reward model, seeded random weights", names,
+            max_length))
     for i, name in enumerate(names):
         member = os.path.join(path, "members", name)
         if force or not os.path.exists(os.path.join(member, "warm.json")):
             print(f"[make] compute member {i + 1}/{members}", flush=True)
-            write_directory(member, COMPUTE_CONFIG, random_model(COMPUTE_CONFIG, 1 + i), manifest(name, "benchmark member"))
+            write_directory(member, cfg, random_model(cfg, 1 + i), manifest(name, "benchmark member", (), max_length))
     return params
 
 
@@ -150,10 +168,16 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, ".work"))
     ap.add_argument("--members", type=int, default=6)
     ap.add_argument("--force", action="store_true", help="rebuild directories that already exist")
+    ap.add_argument("--max-length", type=int, default=MAX_LENGTH,
+                    help=f"the compute model's max_length (default {MAX_LENGTH}); another value builds only "
+                         "compute-N/, with max_position_embeddings max(512, N)")
     args = ap.parse_args()
+    if args.max_length < 1:
+        ap.error("--max-length must be positive")
     torch.set_num_threads(2)
-    params = build_compute(args.out, args.members, args.force)
-    build_tiny(args.out, args.members, args.force)
+    params = build_compute(args.out, args.members, args.force, args.max_length)
+    if args.max_length == MAX_LENGTH:
+        build_tiny(args.out, args.members, args.force)
     print(f"[make] done: compute model {params / 1e6:.1f}M parameters, {args.members} members each", flush=True)
 
 
