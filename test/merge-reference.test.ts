@@ -2,6 +2,8 @@ import t from 'tap';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { checkGraph } from '../src/model/graph.js';
+import { emptyPast } from '../src/model/prefix-scorer.js';
 import { seededRandom } from '../scripts/seeded-random.mjs';
 import { merge, tempDir } from './fixtures/merge/run-merge.js';
 
@@ -32,7 +34,9 @@ async function run(model: string) {
   const session = await ort.InferenceSession.create(model);
   const outs: Float32Array[] = [];
   for (const { ids, mask, shape } of batches()) {
-    const feeds: Record<string, ort.Tensor> = { input_ids: new ort.Tensor('int64', ids, shape), attention_mask: new ort.Tensor('int64', mask, shape) };
+    // The graphs take past_key_values (export.py's default): a plain pass feeds an empty past.
+    const past = checkGraph(model, session.inputMetadata, session.outputMetadata).past;
+    const feeds: Record<string, ort.Tensor> = { ...(past && emptyPast(past)), input_ids: new ort.Tensor('int64', ids, shape), attention_mask: new ort.Tensor('int64', mask, shape) };
     for (const name of session.inputNames) if (!(name in feeds)) throw new Error(`unexpected model input ${name}`);
     outs.push((await session.run(feeds)).logits.data as Float32Array);
   }

@@ -124,6 +124,26 @@ t.test('graphs the engine cannot use are refused at load time', async (t) => {
   t.throws(() => checkGraph('m', [ids], [{ ...logits, shape: ['batch', 'seq', 1] }]), /expected \[batch, n\]/);
 });
 
+t.test('a graph that takes past_key_values: its layers, heads and presents are checked', async (t) => {
+  const ids = { name: 'input_ids', isTensor: true, type: 'int64', shape: ['batch', 'seq'] };
+  const mask = { ...ids, name: 'attention_mask', shape: ['batch', 'total_seq'] };
+  const logits = { name: 'logits', isTensor: true, type: 'float32', shape: ['batch', 1] };
+  const past = (i: number, kind: string, shape: (string | number)[] = ['past_batch', 4, 'past_seq', 8]) => ({ name: `past_key_values.${i}.${kind}`, isTensor: true, type: 'float32', shape });
+  const present = (i: number, kind: string) => ({ ...past(i, kind), name: `present.${i}.${kind}` });
+  const inputs = [ids, mask, past(0, 'key'), past(0, 'value'), past(1, 'key'), past(1, 'value')];
+  const outputs = [logits, present(0, 'key'), present(0, 'value'), present(1, 'key'), present(1, 'value')];
+  t.same(checkGraph('m', inputs, outputs), {
+    inputs: ['input_ids', 'attention_mask'],
+    output: 'logits',
+    past: { layers: 2, kvHeads: 4, headDim: 8, inputs: inputs.slice(2).map((i) => i.name), outputs: outputs.slice(1).map((o) => o.name) },
+  });
+  t.throws(() => checkGraph('m', inputs.slice(0, 5), outputs), /missing past_key_values\.1\.value/);
+  t.throws(() => checkGraph('m', [ids, ...inputs.slice(2)], outputs), /needs an attention_mask input/);
+  t.throws(() => checkGraph('m', inputs, outputs.slice(0, 4)), /no 'present\.1\.value' output/);
+  t.throws(() => checkGraph('m', [...inputs.slice(0, 5), past(1, 'value', ['b', 'h', 'p', 'd'])], outputs), /expected float32 \[past_batch, kv_heads, past_seq, head_dim\] with numeric kv_heads and head_dim/);
+  t.throws(() => checkGraph('m', [...inputs.slice(0, 5), past(1, 'value', ['b', 2, 'p', 8])], outputs), /has 2 heads of 8; the others have 4 of 8/);
+});
+
 t.test('formatting: template, raw text, chat template', async (t) => {
   const path = await copyOfReference(t, (d) => writeFile(join(d, 'warm.json'), JSON.stringify({ template: 'Q: {prompt}\nA: {completion}' })));
   const f = new InputFormatter(await loadModelDirectory(path));

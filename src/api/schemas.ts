@@ -151,6 +151,14 @@ export const InfoResponseSchema = z
     merge: z.record(z.string(), z.unknown()).optional().describe('provenance written by warm-serve merge'),
     execution_provider: z.string(),
     inputs: z.array(z.string()),
+    prefix_sharing: z
+      .object({
+        enabled: z.boolean().describe('whether items sharing a prefix run it once (a graph that takes past_key_values, and prefix_sharing auto)'),
+        min_tokens: z.int().optional().describe('shortest shared prefix that is run once (prefix_min_tokens)'),
+        cache_mb: z.number().optional().describe('bound of the prefix cache per session, MiB (prefix_cache_mb)'),
+      })
+      .describe('group scoring: the shared prompt of a group is computed once'),
+    reward_cache: z.object({ items: z.int().describe('most rewards kept for exact duplicates (reward_cache_items; 0 = off)') }),
     ensemble: z
       .object({
         enabled: z.boolean().describe('whether the server runs in ensemble mode (--ensemble)'),

@@ -8,6 +8,10 @@ import { z } from 'zod';
 import { DEVICES } from '../model/device-names.js';
 import { DEFAULT_INLINE_POLICY, type InlinePolicy } from '../model/inline-policy.js';
 import { BatchingOptionsSchema, type BatchingOptions } from '../batching/options.js';
+import type { PrefixSharing } from '../model/prefix-cache.js';
+
+/** Defaults of the group-scoring settings (measured: docs/performance.md). */
+const PREFIX_DEFAULTS = { minTokens: 16, cacheMb: 256, rewardCacheItems: 4096 };
 
 /** The package root (two levels above this file in both src/ and dist/). */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -112,6 +116,24 @@ export const ServeConfigSchema = z.strictObject({
     .min(0)
     .default(DEFAULT_INLINE_POLICY.maxModelBytes / 2 ** 20)
     .describe('largest model.onnx (MiB) that gets the inline path: it loads a second copy of the weights on the main thread. 64: small models only'),
+  // Group scoring (src/model/prefix-scorer.ts, src/model/reward-cache.ts).
+  prefix_sharing: z
+    .enum(['auto', 'off'])
+    .default('auto')
+    .describe(
+      "auto: a graph that takes past_key_values runs the prefix that items share (a group's prompt) once and only their remaining tokens after it, within a batch and across batches through the prefix cache; graphs without a past run as usual. off: every item runs whole",
+    ),
+  prefix_min_tokens: count(1)
+    .default(PREFIX_DEFAULTS.minTokens)
+    .describe('shortest prefix (in tokens) that items must share to run it once; shorter ones are not worth a pass of their own'),
+  prefix_cache_mb: z
+    .number()
+    .min(0)
+    .default(PREFIX_DEFAULTS.cacheMb)
+    .describe('bound of the cache of shared prefixes\' keys and values (MiB), least recently used out first, per session (the model, and each member with --ensemble); 0 = no cache (sharing inside one batch only)'),
+  reward_cache_items: count(0)
+    .default(PREFIX_DEFAULTS.rewardCacheItems)
+    .describe('rewards of this many recent items are kept by their final token ids, so an exact duplicate (a GRPO group repeating a sample, a retried request) is not scored again; least recently used out first; 0 = off'),
   log_level: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
@@ -144,6 +166,11 @@ export function batchingSettings(config: ServeConfig): BatchingOptions {
 /** The inline-pass policy of the engine out of the serve settings. */
 export function inlineSettings(config: ServeConfig): InlinePolicy {
   return { maxMs: config.inline_max_ms, minIdleMs: config.inline_min_idle_ms, maxModelBytes: config.inline_max_model_mib * 2 ** 20 };
+}
+
+/** Prefix sharing as the engine takes it (undefined = off). */
+export function prefixSharingSettings(config: ServeConfig): PrefixSharing | undefined {
+  return config.prefix_sharing === 'off' ? undefined : { minTokens: config.prefix_min_tokens, cacheBytes: Math.round(config.prefix_cache_mb * 2 ** 20) };
 }
 
 /** `max_batch_size` -> `max-batch-size` (the flag, without dashes in front). */

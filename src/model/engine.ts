@@ -3,6 +3,8 @@
  * Plain TypeScript (no onnxruntime import) so the batcher and its tests depend only on this.
  */
 
+import type { PrefixSharing, PrefixStats } from './prefix-cache.js';
+
 /** Per-batch choices for run(). */
 export interface RunOptions {
   /** Ensemble engines: also run the members on this batch (default: the model only). */
@@ -20,6 +22,10 @@ export interface Engine {
    * (`options.members`). Absent or empty for a single model.
    */
   readonly members?: readonly string[];
+  /** Prefix sharing, when on (graphs that take a past; src/model/prefix-scorer.ts). */
+  readonly prefixSharing?: PrefixSharing;
+  /** The prefix caches' figures, summed over the engine's sessions; undefined when sharing is off. */
+  prefixStats?(): PrefixStats | undefined;
   /**
    * Score one batch: `sequences[i]` holds the token ids of item i (unpadded). Resolves to a
    * Float32Array with one (normalised) reward per sequence, in order. With `options.members`

@@ -9,6 +9,7 @@ import type { ModelDirectory } from './directory.js';
 import type { Engine, RunOptions } from './engine.js';
 import { OnnxEngine, type OnnxEngineOptions } from './onnx-engine.js';
 import { padBatch, type PaddingLayout } from './padded-batch.js';
+import type { PrefixSharing, PrefixStats } from './prefix-cache.js';
 
 /** The merged model plus its members, scoring the same tensors. */
 export class EnsembleEngine implements Engine {
@@ -69,16 +70,32 @@ export class EnsembleEngine implements Engine {
     return new EnsembleEngine(opened[0], opened.slice(1), members.map((m) => m.name), layout);
   }
 
+  get prefixSharing(): PrefixSharing | undefined {
+    return this.model.prefixSharing;
+  }
+
+  /** Every session's prefix cache (the model's and each member's) summed. */
+  prefixStats(): PrefixStats | undefined {
+    const all = [this.model, ...this.memberEngines].map((e) => e.prefixStats()).filter((s) => s !== undefined);
+    if (all.length === 0) return undefined;
+    const sum = { hits: 0, misses: 0, evictions: 0, tokensReused: 0, bytes: 0, entries: 0 };
+    for (const stats of all) for (const key of Object.keys(sum) as (keyof PrefixStats)[]) sum[key] += stats[key];
+    return sum;
+  }
+
   async run(sequences: readonly Int32Array[], options: RunOptions = {}): Promise<Float32Array> {
-    const padded = padBatch(sequences, this.layout, this.feeds);
-    const model = await this.model.runPadded(padded);
+    // With prefix sharing each session plans the batch against its own cache of pasts; without,
+    // every session scores the same padded tensors.
+    const padded = this.model.prefixSharing ? undefined : padBatch(sequences, this.layout, this.feeds);
+    const score = (engine: OnnxEngine) => (padded ? engine.runPadded(padded) : engine.run(sequences));
+    const model = await score(this.model);
     if (!options.members) return model;
     const batch = sequences.length;
     const out = new Float32Array(batch * (1 + this.memberEngines.length));
     out.set(model, 0);
     // One session after another: on CPU each already uses every core, so running them at once only adds contention.
     for (let k = 0; k < this.memberEngines.length; k++) {
-      out.set(await this.memberEngines[k].runPadded(padded), (k + 1) * batch);
+      out.set(await score(this.memberEngines[k]), (k + 1) * batch);
     }
     return out;
   }

@@ -7,11 +7,12 @@
 import { errors } from '../errors.js';
 import type { Device } from './device.js';
 import type { InlinePolicy } from './inline-policy.js';
-import { ThreadSession } from './session-thread.js';
+import { ThreadSession, type SessionOutput } from './session-thread.js';
 import type { Engine } from './engine.js';
 import { checkGraph, type FeedableInput, type GraphSignature } from './graph.js';
 import type { Normalization } from './manifest.js';
 import { LITTLE_ENDIAN, padBatch, type PaddedBatch, type PaddingLayout } from './padded-batch.js';
+import type { PrefixSharing, PrefixStats } from './prefix-cache.js';
 
 /** onnxruntime session settings. */
 export interface OnnxEngineOptions {
@@ -29,6 +30,8 @@ export interface OnnxEngineOptions {
   device?: Device;
   /** When a short pass runs on the calling thread instead of the worker (inline-policy.ts); default DEFAULT_INLINE_POLICY. */
   inline?: InlinePolicy;
+  /** Share prefixes when the graph takes a past (undefined: never; graphs without a past ignore it). */
+  prefixSharing?: PrefixSharing;
 }
 
 /** How the engine lays out a batch and post-processes its output. */
@@ -47,9 +50,19 @@ export class OnnxEngine implements Engine {
     private readonly signature: GraphSignature,
     private readonly layout: BatchLayout,
     readonly executionProvider: string,
+    readonly prefixSharing: PrefixSharing | undefined,
   ) {
     this.inputs = signature.inputs;
     this.feeds = new Set(signature.inputs);
+  }
+
+  /** Whether the graph takes past keys and values (so it can share prefixes). */
+  get takesPast(): boolean {
+    return this.signature.past !== undefined;
+  }
+
+  prefixStats(): PrefixStats | undefined {
+    return this.prefixSharing ? (this.session.prefixStats ?? { hits: 0, misses: 0, evictions: 0, tokensReused: 0, bytes: 0, entries: 0 }) : undefined;
   }
 
   /** Open `modelFile` and check its signature; errors.model on failure. */
@@ -65,15 +78,24 @@ export class OnnxEngine implements Engine {
     const executionProvider = session.device;
     try {
       const signature = checkGraph(modelFile, session.inputMetadata, session.outputMetadata);
-      return new OnnxEngine(session, signature, layout, executionProvider);
+      const sharing = signature.past && options.prefixSharing;
+      if (sharing) session.share({ ...sharing, inputs: signature.inputs, output: signature.output, layout: { padTokenId: layout.padTokenId, paddingSide: layout.paddingSide } });
+      return new OnnxEngine(session, signature, layout, executionProvider, sharing || undefined);
     } catch (err) {
       await session.release();
       throw err;
     }
   }
 
-  run(sequences: readonly Int32Array[]): Promise<Float32Array> {
-    return this.runPadded(padBatch(sequences, this.layout, this.feeds));
+  async run(sequences: readonly Int32Array[]): Promise<Float32Array> {
+    if (!this.prefixSharing) return this.runPadded(padBatch(sequences, this.layout, this.feeds));
+    let output: SessionOutput;
+    try {
+      output = await this.session.score([...sequences]);
+    } catch (err) {
+      throw errors.engine(`onnxruntime run failed on a batch of ${sequences.length} items (prefix sharing): ${(err as Error).message}`, err);
+    }
+    return this.rewards(output, sequences.length);
   }
 
   /** Score an already padded batch (shared with other sessions in ensemble mode). */
@@ -87,12 +109,17 @@ export class OnnxEngine implements Engine {
       feeds[name] = data;
     }
 
-    let output: { data: Float32Array; dims: readonly number[] };
+    let output: SessionOutput;
     try {
       output = await this.session.run(feeds, dims, this.signature.output);
     } catch (err) {
       throw errors.engine(`onnxruntime run failed on a batch of ${batch}x${seq}: ${(err as Error).message}`, err);
     }
+    return this.rewards(output, batch);
+  }
+
+  /** Reward = output[:, 0], normalised; checks the output's shape and finiteness. */
+  private rewards(output: SessionOutput, batch: number): Float32Array {
     const logits = output.data;
     const stride = output.dims[output.dims.length - 1];
     if (output.dims[0] !== batch || logits.length !== batch * stride) {

@@ -3,15 +3,27 @@
  */
 import type { InferenceSession } from 'onnxruntime-node';
 import type { ErrorFields } from '../errors.js';
+import type { FeedableInput } from './graph.js';
+import type { PaddingLayout } from './padded-batch.js';
+import type { PrefixSharing, PrefixStats } from './prefix-cache.js';
 
-/** Main thread -> worker: run one batch, or release the session and exit. */
+/** Prefix sharing on a graph that takes a past: what the worker's PrefixScorer needs. */
+export interface SharingSetup extends PrefixSharing {
+  inputs: FeedableInput[];
+  output: string;
+  layout: PaddingLayout;
+}
+
+/** Main thread -> worker: turn prefix sharing on, run one padded batch, score sequences with prefix sharing, or release the session and exit. */
 export type SessionRequest =
+  | { kind: 'share'; setup: SharingSetup }
   | { kind: 'run'; id: number; feeds: Record<string, BigInt64Array>; dims: number[]; output: string }
+  | { kind: 'score'; id: number; sequences: Int32Array[] }
   | { kind: 'release' };
 
 /** Worker -> main thread. */
 export type SessionReply =
   | { kind: 'ready'; device: string; inputs: readonly InferenceSession.ValueMetadata[]; outputs: readonly InferenceSession.ValueMetadata[] }
   | { kind: 'open_failed'; message: string; modelError?: ErrorFields['model_error'] }
-  | { kind: 'result'; id: number; data: Float32Array; dims: number[]; ms: number }
+  | { kind: 'result'; id: number; data: Float32Array; dims: number[]; ms: number; prefix?: PrefixStats }
   | { kind: 'failed'; id: number; message: string };

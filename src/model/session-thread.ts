@@ -20,7 +20,10 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { errors } from '../errors.js';
 import type { Device } from './device.js';
 import { DEFAULT_INLINE_POLICY, type InlinePolicy } from './inline-policy.js';
-import type { SessionReply, SessionRequest } from './session-messages.js';
+import type { PrefixStats } from './prefix-cache.js';
+import { emptyPast } from './prefix-scorer.js';
+import { pastSpec, type PastSpec } from './graph.js';
+import type { SessionReply, SessionRequest, SharingSetup } from './session-messages.js';
 
 // Under a TypeScript loader (tests) this module is .ts and so is its worker.
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './session-worker.ts' : './session-worker.js', import.meta.url);
@@ -57,6 +60,12 @@ export class ThreadSession {
   private inline?: Promise<ort.InferenceSession | undefined>;
   private inlineSession?: ort.InferenceSession;
   private inlineRuns = 0;
+  /** The graph's past, when it takes one: a plain pass feeds it empty. */
+  private readonly past?: PastSpec;
+  /** Whether prefix sharing is on (score() then plans on the worker, and no pass runs inline). */
+  private sharing = false;
+  /** The worker's prefix cache figures after its latest scored batch. */
+  private latestPrefixStats?: PrefixStats;
 
   private constructor(
     private readonly worker: Worker,
@@ -67,6 +76,7 @@ export class ThreadSession {
     private readonly options: InferenceSession.SessionOptions,
     private readonly inlinePolicy: Readonly<InlinePolicy>,
   ) {
+    this.past = pastSpec(modelFile, inputMetadata, outputMetadata);
     worker.on('message', (reply: SessionReply) => {
       if (reply.kind !== 'result' && reply.kind !== 'failed') return;
       const waiter = this.waiting.get(reply.id);
@@ -74,6 +84,7 @@ export class ThreadSession {
       if (this.waiting.size === 0) worker.unref();
       this.lastDone = performance.now();
       if (reply.kind === 'result') {
+        if (reply.prefix) this.latestPrefixStats = reply.prefix;
         if (waiter) this.observe(reply.ms, waiter.tokens);
         waiter?.resolve({ data: reply.data, dims: reply.dims });
       } else waiter?.reject(new Error(reply.message));
@@ -118,20 +129,39 @@ export class ThreadSession {
     return this.inlineRuns;
   }
 
+  /** The worker's prefix cache figures (after its latest batch), when prefix sharing is on. */
+  get prefixStats(): PrefixStats | undefined {
+    return this.latestPrefixStats;
+  }
+
+  /** Turn prefix sharing on (a graph that takes a past; call before the first score()). */
+  share(setup: SharingSetup): void {
+    this.sharing = true;
+    this.worker.postMessage({ kind: 'share', setup } satisfies SessionRequest);
+  }
+
+  /** Score token-id sequences with prefix sharing (share() first), on the worker, where the cached pasts live. */
+  score(sequences: Int32Array[]): Promise<SessionOutput> {
+    let tokens = 0;
+    for (const s of sequences) tokens += s.length;
+    return this.post({ kind: 'score', id: this.nextId++, sequences }, tokens);
+  }
+
   /** Run one batch of int64 [batch, seq] inputs; resolves to the output named `output`. */
   run(feeds: Record<string, BigInt64Array>, dims: number[], output: string): Promise<SessionOutput> {
-    if (this.exited) return Promise.reject(this.exited);
     const tokens = dims[0] * dims[1];
-    if (this.qualifiesInline(tokens)) {
+    if (!this.exited && this.qualifiesInline(tokens)) {
       if (this.inlineSession) return this.runInline(this.inlineSession, feeds, dims, output, tokens);
       // A model that cannot open twice simply stays on the worker.
       this.inline ??= this.openInline().catch(() => undefined);
     }
-    const id = this.nextId++;
-    // The buffers are copied, not transferred: ensemble members score the same padded batch.
-    const request: SessionRequest = { kind: 'run', id, feeds, dims, output };
+    return this.post({ kind: 'run', id: this.nextId++, feeds, dims, output }, tokens);
+  }
+
+  private post(request: SessionRequest & { id: number }, tokens: number): Promise<SessionOutput> {
+    if (this.exited) return Promise.reject(this.exited);
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject, tokens });
+      this.waiting.set(request.id, { resolve, reject, tokens });
       this.worker.ref();
       this.worker.postMessage(request);
     });
@@ -143,6 +173,7 @@ export class ThreadSession {
     return (
       this.device === 'cpu' &&
       maxMs > 0 &&
+      !this.sharing &&
       !inlineBusy &&
       this.waiting.size === 0 &&
       this.msPerToken * tokens <= maxMs &&
@@ -160,10 +191,10 @@ export class ThreadSession {
     inlineBusy = true;
     this.inlineRuns++;
     try {
-      const tensors: Record<string, ort.Tensor> = {};
+      const tensors: Record<string, ort.Tensor> = this.past ? emptyPast(this.past) : {};
       for (const [name, data] of Object.entries(feeds)) tensors[name] = new ort.Tensor('int64', data, dims);
       const start = performance.now();
-      const out = (await session.run(tensors))[output] as ort.Tensor;
+      const out = (await session.run(tensors, [output]))[output] as ort.Tensor;
       this.observe(performance.now() - start, tokens);
       return { data: out.data as Float32Array, dims: out.dims };
     } finally {

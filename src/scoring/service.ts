@@ -14,6 +14,8 @@ import { InputFormatter, type TemplateBudget } from '../model/format.js';
 import { OnnxEngine, type OnnxEngineOptions } from '../model/onnx-engine.js';
 import { ModelTokenizer, type EncodedItem } from '../model/tokenizer.js';
 import { EnsembleEngine } from '../model/ensemble-engine.js';
+import type { PrefixStats } from '../model/prefix-cache.js';
+import { RewardCachingEngine, type RewardCacheStats } from '../model/reward-cache.js';
 import { loadMemberDirectories } from '../model/members.js';
 import { aggregateReward, DEFAULT_UWO_LAMBDA, memberStats } from './aggregate.js';
 import type { ModelInfo, ScoredItem, ScoreInput, ScoreOptions, ScoreResult } from './types.js';
@@ -32,6 +34,8 @@ export interface ScoringServiceOptions {
   ensemble?: boolean;
   /** λ of the 'uwo' aggregate, mean − λ·variance. Default 0.5. */
   uwoLambda?: number;
+  /** Keep the rewards of this many recent items by token ids (src/model/reward-cache.ts); default 0 = off. */
+  rewardCacheItems?: number;
   /** The chat template's rendering budget (default: no time limit, as offline scoring wants; the server sets template_timeout_ms). */
   template?: TemplateBudget;
 }
@@ -97,7 +101,8 @@ export class ScoringService {
     const formatter = new InputFormatter(directory, options.template);
     const tokenizer = await ModelTokenizer.load(directory);
     const defaultEngine = options.ensemble ? createEnsembleEngine : createOnnxEngine;
-    const engine: Engine = await (options.createEngine ?? ((d, t) => defaultEngine(d, t, options.engine)))(directory, tokenizer);
+    let engine: Engine = await (options.createEngine ?? ((d, t) => defaultEngine(d, t, options.engine)))(directory, tokenizer);
+    if (options.rewardCacheItems) engine = new RewardCachingEngine(engine, options.rewardCacheItems);
     const uwoLambda = options.uwoLambda ?? DEFAULT_UWO_LAMBDA;
     return new ScoringService({ directory, batching, formatter, tokenizer, engine, uwoLambda, observer: options.observer });
   }
@@ -121,8 +126,15 @@ export class ScoringService {
       merge: dir.manifest.merge,
       execution_provider: engine.executionProvider,
       inputs: [...engine.inputs],
+      prefix_sharing: engine.prefixSharing ? { enabled: true, min_tokens: engine.prefixSharing.minTokens, cache_mb: engine.prefixSharing.cacheBytes / 2 ** 20 } : { enabled: false },
+      reward_cache: { items: engine instanceof RewardCachingEngine ? engine.maxItems : 0 },
       ...(this.memberNames.length > 0 ? { ensemble: { members: [...this.memberNames], uwo_lambda: parts.uwoLambda } } : {}),
     };
+  }
+
+  /** The prefix and reward caches' counters since start (for the metrics). */
+  cacheStats(): { prefix?: PrefixStats; reward?: RewardCacheStats } {
+    return { prefix: this.engine.prefixStats?.(), reward: this.engine instanceof RewardCachingEngine ? this.engine.stats : undefined };
   }
 
   /** Queue depth and batches in flight right now. */

@@ -56,6 +56,10 @@ export interface ModelInfo {
   merge?: Record<string, unknown>;
   execution_provider: string;
   inputs: string[];
+  /** Prefix sharing in force (a graph that takes a past, and prefix_sharing auto). */
+  prefix_sharing: { enabled: boolean; min_tokens?: number; cache_mb?: number };
+  /** Entries of the reward cache (0 = off). */
+  reward_cache: { items: number };
   /** Present in ensemble mode: the members loaded beside the model and λ of the 'uwo' aggregate. */
   ensemble?: { members: string[]; uwo_lambda: number };
 }

@@ -5,6 +5,14 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, exponentialBuckets } from 'prom-client';
 import type { BatchObserver } from '../batching/observer.js';
+import type { PrefixStats } from '../model/prefix-cache.js';
+import type { RewardCacheStats } from '../model/reward-cache.js';
+
+/** The caches' figures (each absent when its cache is off). */
+interface CacheFigures {
+  prefix?: PrefixStats;
+  reward?: RewardCacheStats;
+}
 
 const SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -98,6 +106,45 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
+  /** Where the cache metrics read their figures at each scrape (set once the model is loaded). */
+  private caches: () => CacheFigures = () => ({});
+
+  constructor() {
+    // Process metrics and nodejs_eventloop_lag_* (perf_hooks.monitorEventLoopDelay). Each sample is
+    // the whole interval between two timer ticks, so it reads resolution + delay: 1 ms instead of the
+    // default 10 leaves 1 ms of bias, for ~1.5% of a core on an idle server (bench/RESULTS.md).
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1 });
+    // The caches keep their own counters (the prefix cache on the sessions' worker threads); each
+    // scrape copies them in.
+    const figure = (read: (f: CacheFigures) => number | undefined) =>
+      function (this: Counter | Gauge) {
+        this.reset();
+        const value = read(metrics.caches());
+        if (value !== undefined) (this as Gauge).inc(value);
+      };
+    const metrics = this;
+    const cacheMetric = (kind: 'counter' | 'gauge', name: string, help: string, read: (f: CacheFigures) => number | undefined) => {
+      const options = { name, help, registers: [this.registry], collect: figure(read) };
+      if (kind === 'counter') new Counter(options);
+      else new Gauge(options);
+    };
+    cacheMetric('counter', 'warm_serve_prefix_tokens_reused_total', 'Tokens not computed because items shared a prefix (within a batch or through the prefix cache)', (f) => f.prefix?.tokensReused);
+    cacheMetric('counter', 'warm_serve_prefix_cache_hits_total', 'Items that found a shared prefix in the prefix cache (summed over sessions)', (f) => f.prefix?.hits);
+    cacheMetric('counter', 'warm_serve_prefix_cache_misses_total', 'Items longer than prefix_min_tokens that found no prefix in the cache', (f) => f.prefix?.misses);
+    cacheMetric('counter', 'warm_serve_prefix_cache_evictions_total', 'Prefixes evicted from the prefix cache to stay within prefix_cache_mb', (f) => f.prefix?.evictions);
+    cacheMetric('gauge', 'warm_serve_prefix_cache_bytes', 'Bytes of keys and values held by the prefix caches', (f) => f.prefix?.bytes);
+    cacheMetric('gauge', 'warm_serve_prefix_cache_entries', 'Prefixes held by the prefix caches', (f) => f.prefix?.entries);
+    cacheMetric('counter', 'warm_serve_reward_cache_hits_total', 'Items answered from the reward cache (exact duplicates)', (f) => f.reward?.hits);
+    cacheMetric('counter', 'warm_serve_reward_cache_misses_total', 'Items not found in the reward cache', (f) => f.reward?.misses);
+    cacheMetric('counter', 'warm_serve_reward_cache_evictions_total', 'Rewards evicted from the reward cache to stay within reward_cache_items', (f) => f.reward?.evictions);
+    cacheMetric('gauge', 'warm_serve_reward_cache_items', 'Rewards held by the reward cache', (f) => f.reward?.items);
+  }
+
+  /** Read the cache metrics from `source` at each scrape. */
+  watchCaches(source: () => CacheFigures): void {
+    this.caches = source;
+  }
+
   /** Feeds the batching metrics; handed to the scoring service. */
   readonly batchObserver: BatchObserver = {
     queueDepth: (items, tokens) => {
@@ -117,13 +164,6 @@ export class ServerMetrics {
     rejected: (reason) => this.rejections.inc({ reason }),
     abandoned: (items) => this.abandoned.inc(items),
   };
-
-  constructor() {
-    // Process metrics and nodejs_eventloop_lag_* (perf_hooks.monitorEventLoopDelay). Each sample is
-    // the whole interval between two timer ticks, so it reads resolution + delay: 1 ms instead of the
-    // default 10 leaves 1 ms of bias, for ~1.5% of a core on an idle server (bench/RESULTS.md).
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1 });
-  }
 
   /** One HTTP request finished. */
   request(route: string, method: string, status: number, seconds: number): void {

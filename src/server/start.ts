@@ -6,7 +6,7 @@
  * (drain_linger_ms, connections.ts).
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { batchingSettings, inlineSettings, type ServeConfig } from '../config/schema.js';
+import { batchingSettings, inlineSettings, prefixSharingSettings, type ServeConfig } from '../config/schema.js';
 import { ScoringService, type ScoringServiceOptions } from '../scoring/service.js';
 import { buildApp, type App } from './app.js';
 import { closeListener, unusedClosed } from './connections.js';
@@ -44,7 +44,9 @@ export async function startServer(
         interOpThreads: config.inter_op_threads,
         device: config.device,
         inline: inlineSettings(config),
+        prefixSharing: prefixSharingSettings(config),
       },
+      rewardCacheItems: config.reward_cache_items,
       observer: metrics.batchObserver,
       ensemble: config.ensemble,
       uwoLambda: config.uwo_lambda,
@@ -53,6 +55,7 @@ export async function startServer(
     });
     for (const warning of service.directory.warnings) app.log.warn({ model: service.info.name }, warning);
     await service.warmup();
+    metrics.watchCaches(() => service.cacheStats());
     state.markReady(service);
     app.log.info(
       { model: service.info.name, max_length: service.info.max_length, load_ms: Math.round(performance.now() - started) },

@@ -31,6 +31,8 @@ export function infoRoute(app: ZodApp, ctx: ServerContext): void {
         merge: info.merge,
         execution_provider: info.execution_provider,
         inputs: info.inputs,
+        prefix_sharing: info.prefix_sharing,
+        reward_cache: info.reward_cache,
         ensemble: {
           enabled: info.ensemble !== undefined,
           members: info.ensemble?.members ?? [],
