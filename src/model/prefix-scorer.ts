@@ -1,5 +1,6 @@
 /**
- * Scoring a batch with shared prefixes, on the thread that owns the onnxruntime session: the
+ * Scoring a batch with shared prefixes, on the thread that owns the onnxruntime session (its
+ * worker, or the main thread for a short pass on an idle session, session-thread.ts): the
  * plan (prefix-plan.ts) is carried out as up to three kinds of pass, each fetching only what it
  * needs:
  *   1. the prefixes to compute, as one batch with an empty past, fetching the present keys and
@@ -7,7 +8,7 @@
  *   2. one pass per past: the rows' remaining tokens with that past fed at batch 1 (the graph
  *      broadcasts it over the rows), fetching the reward output;
  *   3. the items that share nothing, whole, with an empty past.
- * The pasts stay on this thread: they never cross to the event loop.
+ * The pasts stay on that thread: the worker's never cross to the event loop.
  */
 import * as ort from 'onnxruntime-node';
 import type { FeedableInput, PastSpec } from './graph.js';

@@ -21,7 +21,7 @@ import { errors } from '../errors.js';
 import type { Device } from './device.js';
 import { DEFAULT_INLINE_POLICY, type InlinePolicy } from './inline-policy.js';
 import type { PrefixStats } from './prefix-cache.js';
-import { emptyPast } from './prefix-scorer.js';
+import { emptyPast, PrefixScorer } from './prefix-scorer.js';
 import { pastSpec, type PastSpec } from './graph.js';
 import type { SessionReply, SessionRequest, SharingSetup } from './session-messages.js';
 
@@ -62,8 +62,9 @@ export class ThreadSession {
   private inlineRuns = 0;
   /** The graph's past, when it takes one: a plain pass feeds it empty. */
   private readonly past?: PastSpec;
-  /** Whether prefix sharing is on (score() then plans on the worker, and no pass runs inline). */
-  private sharing = false;
+  /** Prefix sharing, when on: the worker and the inline session each have a PrefixScorer (and cache). */
+  private sharing?: SharingSetup;
+  private inlineScorer?: PrefixScorer;
   /** The worker's prefix cache figures after its latest scored batch. */
   private latestPrefixStats?: PrefixStats;
 
@@ -129,33 +130,54 @@ export class ThreadSession {
     return this.inlineRuns;
   }
 
-  /** The worker's prefix cache figures (after its latest batch), when prefix sharing is on. */
+  /** The prefix caches' figures (the worker's after its latest batch, plus the inline one's), when prefix sharing is on. */
   get prefixStats(): PrefixStats | undefined {
-    return this.latestPrefixStats;
+    const worker = this.latestPrefixStats;
+    const inline = this.inlineScorer?.stats;
+    if (!worker || !inline) return worker ?? inline;
+    return Object.fromEntries(Object.keys(worker).map((k) => [k, worker[k as keyof PrefixStats] + inline[k as keyof PrefixStats]])) as unknown as PrefixStats;
   }
 
   /** Turn prefix sharing on (a graph that takes a past; call before the first score()). */
   share(setup: SharingSetup): void {
-    this.sharing = true;
+    this.sharing = setup;
     this.worker.postMessage({ kind: 'share', setup } satisfies SessionRequest);
   }
 
-  /** Score token-id sequences with prefix sharing (share() first), on the worker, where the cached pasts live. */
+  /**
+   * Score token-id sequences with prefix sharing (share() first): on the worker, where its cache
+   * of pasts lives, or, for a short batch on an idle session, inline with the inline session's
+   * own cache (a lone trainer's per-sample requests then skip the hop and still share).
+   */
   score(sequences: Int32Array[]): Promise<SessionOutput> {
     let tokens = 0;
     for (const s of sequences) tokens += s.length;
+    const scorer = this.inlineScorer;
+    if (this.inlineReady(tokens) && scorer) return this.runInline(() => scorer.score(sequences), tokens);
     return this.post({ kind: 'score', id: this.nextId++, sequences }, tokens);
   }
 
   /** Run one batch of int64 [batch, seq] inputs; resolves to the output named `output`. */
   run(feeds: Record<string, BigInt64Array>, dims: number[], output: string): Promise<SessionOutput> {
     const tokens = dims[0] * dims[1];
-    if (!this.exited && this.qualifiesInline(tokens)) {
-      if (this.inlineSession) return this.runInline(this.inlineSession, feeds, dims, output, tokens);
-      // A model that cannot open twice simply stays on the worker.
-      this.inline ??= this.openInline().catch(() => undefined);
+    const session = this.inlineSession;
+    if (this.inlineReady(tokens) && session) {
+      return this.runInline(async () => {
+        const tensors: Record<string, ort.Tensor> = this.past ? emptyPast(this.past) : {};
+        for (const [name, data] of Object.entries(feeds)) tensors[name] = new ort.Tensor('int64', data, dims);
+        const out = (await session.run(tensors, [output]))[output] as ort.Tensor;
+        return { data: out.data as Float32Array, dims: out.dims };
+      }, tokens);
     }
     return this.post({ kind: 'run', id: this.nextId++, feeds, dims, output }, tokens);
+  }
+
+  /** Whether a pass of `tokens` may run inline now; opens the inline session the first time one qualifies. */
+  private inlineReady(tokens: number): boolean {
+    if (this.exited || !this.qualifiesInline(tokens)) return false;
+    // A model that cannot open twice simply stays on the worker.
+    this.inline ??= this.openInline().catch(() => undefined);
+    return this.inlineSession !== undefined;
   }
 
   private post(request: SessionRequest & { id: number }, tokens: number): Promise<SessionOutput> {
@@ -173,7 +195,6 @@ export class ThreadSession {
     return (
       this.device === 'cpu' &&
       maxMs > 0 &&
-      !this.sharing &&
       !inlineBusy &&
       this.waiting.size === 0 &&
       this.msPerToken * tokens <= maxMs &&
@@ -183,20 +204,21 @@ export class ThreadSession {
 
   private async openInline(): Promise<ort.InferenceSession | undefined> {
     if ((await stat(this.modelFile)).size > this.inlinePolicy.maxModelBytes) return undefined;
-    this.inlineSession = await ort.InferenceSession.create(this.modelFile, this.options);
-    return this.inlineSession;
+    const session = await ort.InferenceSession.create(this.modelFile, this.options);
+    const sharing = this.sharing;
+    if (sharing && this.past) this.inlineScorer = new PrefixScorer(session, this.past, sharing.inputs, sharing.output, sharing.layout, sharing);
+    this.inlineSession = session;
+    return session;
   }
 
-  private async runInline(session: ort.InferenceSession, feeds: Record<string, BigInt64Array>, dims: number[], output: string, tokens: number): Promise<SessionOutput> {
+  private async runInline(work: () => Promise<SessionOutput>, tokens: number): Promise<SessionOutput> {
     inlineBusy = true;
     this.inlineRuns++;
     try {
-      const tensors: Record<string, ort.Tensor> = this.past ? emptyPast(this.past) : {};
-      for (const [name, data] of Object.entries(feeds)) tensors[name] = new ort.Tensor('int64', data, dims);
       const start = performance.now();
-      const out = (await session.run(tensors, [output]))[output] as ort.Tensor;
+      const out = await work();
       this.observe(performance.now() - start, tokens);
-      return { data: out.data as Float32Array, dims: out.dims };
+      return out;
     } finally {
       inlineBusy = false;
       this.lastDone = performance.now();
