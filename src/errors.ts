@@ -141,7 +141,7 @@ export const CATALOGUE: { readonly [T in ErrorType]: CatalogueEntry<ErrorFields[
     exit: 2,
     message: fieldProblem,
     hint: (f) => f.hint,
-    when: 'body over `body_limit_bytes`; more than `max_items_per_request` items or `max_completions_per_rank` completions; an item over `max_chars_per_item` characters; JSON nested deeper than `max_json_depth`; an item or request that no batch or queue could ever hold',
+    when: 'body over `body_limit_bytes`; more than `max_items_per_request` items or `max_completions_per_rank` completions; an item over `max_chars_per_item` characters or `max_ids_per_item` token ids; JSON nested deeper than `max_json_depth`; an item or request that no batch or queue could ever hold',
     todo: 'split or shorten the request; the message names the field, the size and the limit',
   },
   unsupported_media_type: {
@@ -348,6 +348,9 @@ export const errors = {
     new WarmServeError('payload_too_large', { field: 'body', limit, unit: 'levels', hint: 'send a flatter request (max_json_depth)' }),
   tooManyElements: (field: FieldPath, limit: number) =>
     new WarmServeError('payload_too_large', { field, limit, unit: 'elements', hint: 'split the request' }),
+  /** A list of numbers over max_ids_per_item, refused before the body is parsed (its length is not known). */
+  tooManyIds: (field: FieldPath, limit: number) =>
+    new WarmServeError('payload_too_large', { field, limit, unit: 'token ids', problem: `a list of more than ${limit} token ids`, setting: 'max_ids_per_item', hint: 'send fewer token ids; the tail is what is scored (max_ids_per_item)' }),
   unsupportedMediaType: (contentType: string) => new WarmServeError('unsupported_media_type', { contentType }),
   notFound: (method: string, url: string) => new WarmServeError('not_found', { method, url }),
   /** `field`: a name or a path (`['items', 3, 'messages']`, which gives the error its item index). */

@@ -19,6 +19,8 @@ export interface QueueResult {
   rewards: Float32Array;
   /** Ensemble engines, when the request asked for them: one array per member, like `rewards`. */
   members?: Float32Array[];
+  /** When the request asked for them: each sequence's head values (the model's output row), in submission order. */
+  heads?: Float32Array[];
   /** Longest time one of its items waited before its batch started, ms. */
   queueMs: number;
   /** Summed durations of the forward passes that carried its items, ms. */
@@ -39,6 +41,8 @@ export interface PendingRequest {
   readonly rewards: Float32Array;
   /** Set when the request wants the ensemble members' rewards too. */
   readonly members?: Float32Array[];
+  /** Set when the request wants each item's head values; filled per item by the runner. */
+  readonly heads?: Float32Array[];
   readonly enqueuedAt: number;
   remaining: number;
   queuedItems: number;
@@ -105,14 +109,16 @@ export class BatchQueue {
    * Queue sequences for scoring. All of a request's items are admitted or none is. Rejects with
    * a WarmServeError: draining, payload_too_large, overloaded, queue_timeout, client_closed
    * (signal fired while queued) or engine_error (a batch carrying one of its items failed).
-   * `withMembers`: an ensemble engine also runs its members on the batches carrying these items.
+   * `withMembers`: an ensemble engine also runs its members on the batches carrying these items;
+   * `withHeads`: the engine also returns each item's head values.
    */
-  submit(sequences: readonly Int32Array[], signal?: AbortSignal, withMembers = false): Promise<QueueResult> {
+  submit(sequences: readonly Int32Array[], signal?: AbortSignal, withMembers = false, withHeads = false): Promise<QueueResult> {
     const refusal = this.admissionError(sequences, signal);
     if (refusal) return Promise.reject(refusal);
     const memberCount = withMembers ? (this.engine.members?.length ?? 0) : 0;
     const members = memberCount > 0 ? Array.from({ length: memberCount }, () => new Float32Array(sequences.length)) : undefined;
-    if (sequences.length === 0) return Promise.resolve({ rewards: new Float32Array(0), members, queueMs: 0, inferenceMs: 0 });
+    const heads = withHeads ? new Array<Float32Array>(sequences.length) : undefined;
+    if (sequences.length === 0) return Promise.resolve({ rewards: new Float32Array(0), members, heads, queueMs: 0, inferenceMs: 0 });
 
     return new Promise<QueueResult>((resolve, reject) => {
       let tokens = 0;
@@ -120,6 +126,7 @@ export class BatchQueue {
       const request: PendingRequest = {
         rewards: new Float32Array(sequences.length),
         members,
+        heads,
         enqueuedAt: performance.now(),
         remaining: sequences.length,
         queuedItems: sequences.length,
@@ -247,7 +254,7 @@ export class BatchQueue {
       if (this.deadInPending > 64 && this.deadInPending * 2 > this.pending.length) this.pending = this.dropDead();
     }
     if (err) request.reject(err);
-    else request.resolve({ rewards: request.rewards, members: request.members, queueMs: request.queueMs, inferenceMs: request.inferenceMs });
+    else request.resolve({ rewards: request.rewards, members: request.members, heads: request.heads, queueMs: request.queueMs, inferenceMs: request.inferenceMs });
     this.checkIdle();
   }
 

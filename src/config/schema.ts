@@ -48,6 +48,10 @@ export const ServeConfigSchema = z.strictObject({
     .min(0)
     .default(0.5)
     .describe("λ of the uwo aggregate, mean − λ·variance of the members' rewards (0.5: Coste et al.'s best-of-N setting)"),
+  openrlhf_scores: z
+    .enum(['raw', 'sigmoid'])
+    .default('raw')
+    .describe("what /get_reward answers in `scores`: raw = the rewards (as OpenRLHF's own serve_rm); sigmoid = sigmoid(reward), in (0, 1), for OpenRLHF's --dynamic_filtering, which drops a group whose mean score is not strictly inside --dynamic_filtering_reward_range (e.g. 0 1)"),
   // The batcher owns its knobs and their defaults; the server only exposes them.
   ...BatchingOptionsSchema.shape,
   body_limit_bytes: count(1).default(4 * 1024 * 1024).describe('largest request body; larger gets 413'),
@@ -56,8 +60,11 @@ export const ServeConfigSchema = z.strictObject({
     .default(64)
     .describe('most completions in one /v1/rank request; more gets 413'),
   max_chars_per_item: count(1)
-    .default(32768)
-    .describe('most characters in one item (prompt + completion, all messages, or text); more gets 413'),
+    .default(4 * 1024 * 1024)
+    .describe('most characters in one item (prompt + completion, all messages, or text); more gets 413. The default is body_limit_bytes\' default, so any item a body can carry passes: long texts are tokenized from their tail and cut to max_length'),
+  max_ids_per_item: count(1)
+    .default(131072)
+    .describe('most token ids in one item (input_ids, or a token-id input of /classify and /v1/embeddings); more gets 413 before the body is parsed. 128 Ki: beyond the context of the policies trainers run'),
   max_messages_per_item: count(1)
     .default(1024)
     .describe('most messages in one chat item; more gets 413 before the body is validated'),

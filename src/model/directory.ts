@@ -83,6 +83,10 @@ export interface ModelDirectory {
   /** config.json eos_token_id (the first one when several). */
   configEosTokenId?: number;
   normalization?: Normalization;
+  /** warm.json head_weights: reward = head_weights · the graph's output row (undefined: column 0). */
+  headWeights?: readonly number[];
+  /** warm.json head_names, one per output column. */
+  headNames?: readonly string[];
   /** Ways the directory may be served differently from how its model was trained, with what to do (see above). */
   warnings: string[];
 }
@@ -203,6 +207,10 @@ export async function loadModelDirectory(dir: string): Promise<ModelDirectory> {
   const manifestJson = hasManifest ? await readJson(manifestFile, `manifest ${MANIFEST_FILE}`) : {};
   const manifest = parseWith(ManifestSchema, manifestJson, manifestFile, `manifest ${MANIFEST_FILE}`);
   const ensureEosSet = record(manifestJson)?.ensure_eos !== undefined;
+  const { head_weights: headWeights, head_names: headNames } = manifest;
+  if (headWeights && headNames && headWeights.length !== headNames.length) {
+    throw errors.model(manifestFile, `head_weights has ${headWeights.length} weights but head_names names ${headNames.length} heads; give one weight per head`);
+  }
 
   const configFile = join(path, 'config.json');
   const config = parseWith(ModelConfigSchema, await readJson(configFile, 'config.json'), configFile, 'config.json');
@@ -257,6 +265,8 @@ export async function loadModelDirectory(dir: string): Promise<ModelDirectory> {
     configPadTokenId: config.pad_token_id ?? undefined,
     configEosTokenId,
     normalization: manifest.normalization,
+    headWeights,
+    headNames,
     warnings,
   };
 }

@@ -9,6 +9,8 @@ import type { PrefixSharing, PrefixStats } from './prefix-cache.js';
 export interface RunOptions {
   /** Ensemble engines: also run the members on this batch (default: the model only). */
   members?: boolean;
+  /** Also return each item's head values: the model's output row before weighting (multi-head models). */
+  heads?: boolean;
 }
 
 /** Runs forward passes. Implementations own padding (side and pad id come from the model directory). */
@@ -22,6 +24,8 @@ export interface Engine {
    * (`options.members`). Absent or empty for a single model.
    */
   readonly members?: readonly string[];
+  /** Columns of the model's output (its heads), when the graph declares them; undefined when only a run tells. */
+  readonly heads?: number;
   /** Prefix sharing, when on (graphs that take a past; src/model/prefix-scorer.ts). */
   readonly prefixSharing?: PrefixSharing;
   /** The prefix caches' figures, summed over the engine's sessions; undefined when sharing is off. */
@@ -31,7 +35,9 @@ export interface Engine {
    * Float32Array with one (normalised) reward per sequence, in order. With `options.members`
    * an ensemble engine appends one such block per member, all from the same padded batch:
    * length batch × (1 + members.length), member k's reward for item i at (k + 1) × batch + i.
-   * Rejects on failure.
+   * With `options.heads` it then appends each item's H head values (the model's output row, as
+   * the graph gives it): item i's at base + i × H .. base + (i + 1) × H, base = the length
+   * before them. Rejects on failure.
    */
   run(sequences: readonly Int32Array[], options?: RunOptions): Promise<Float32Array>;
   /** Release native resources; the engine is unusable afterwards. */

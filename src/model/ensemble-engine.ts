@@ -61,13 +61,18 @@ export class EnsembleEngine implements Engine {
     const opened: OnnxEngine[] = [];
     try {
       for (const dir of [model, ...members]) {
-        opened.push(await OnnxEngine.create(dir.modelFile, { ...layout, normalization: dir.normalization }, options));
+        opened.push(await OnnxEngine.create(dir.modelFile, { ...layout, normalization: dir.normalization, headWeights: dir.headWeights }, options));
       }
     } catch (err) {
       await Promise.all(opened.map((e) => e.release()));
       throw err;
     }
     return new EnsembleEngine(opened[0], opened.slice(1), members.map((m) => m.name), layout);
+  }
+
+  /** The merged model's heads (return_heads reports the model's, not the members'). */
+  get heads(): number | undefined {
+    return this.model.heads;
   }
 
   get prefixSharing(): PrefixSharing | undefined {
@@ -87,16 +92,19 @@ export class EnsembleEngine implements Engine {
     // With prefix sharing each session plans the batch against its own cache of pasts; without,
     // every session scores the same padded tensors.
     const padded = this.model.prefixSharing ? undefined : padBatch(sequences, this.layout, this.feeds);
-    const score = (engine: OnnxEngine) => (padded ? engine.runPadded(padded) : engine.run(sequences));
-    const model = await score(this.model);
+    const score = (engine: OnnxEngine, heads = false) => (padded ? engine.runPadded(padded, { heads }) : engine.run(sequences, { heads }));
+    const model = await score(this.model, options.heads);
     if (!options.members) return model;
     const batch = sequences.length;
-    const out = new Float32Array(batch * (1 + this.memberEngines.length));
-    out.set(model, 0);
+    const members = batch * this.memberEngines.length;
+    // The model's rewards, each member's, then the model's heads when asked (Engine.run's layout).
+    const out = new Float32Array(model.length + members);
+    out.set(model.subarray(0, batch), 0);
     // One session after another: on CPU each already uses every core, so running them at once only adds contention.
     for (let k = 0; k < this.memberEngines.length; k++) {
       out.set(await score(this.memberEngines[k]), (k + 1) * batch);
     }
+    out.set(model.subarray(batch), batch + members);
     return out;
   }
 

@@ -1,7 +1,8 @@
 /**
  * Input formatting: a ScoreInput becomes the exact text the reward model reads. Prompt and
  * completion go through the manifest template, chats through the tokenizer's own chat template
- * (as transformers' apply_chat_template renders it), raw text is used as is.
+ * (as transformers' apply_chat_template renders it), raw text is used as is, and token ids pass
+ * through untouched (the tokenizer checks and fits them).
  *
  * Chat templates render in a worker thread (chat-template-worker.ts) under a time and memory
  * budget: rendering is synchronous, and 17 items × 8,192 messages blocked the event loop 3.4 s
@@ -13,6 +14,7 @@ import { errors } from '../errors.js';
 import type { ScoreInput } from '../scoring/types.js';
 import type { ChatMessage, RenderResult, TemplateData } from './chat-template-worker.js';
 import type { ModelDirectory } from './directory.js';
+import type { ModelInput } from './tokenizer.js';
 
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './chat-template-worker.ts' : './chat-template-worker.js', import.meta.url);
 
@@ -63,9 +65,9 @@ export class InputFormatter {
     return this.workerData !== undefined;
   }
 
-  /** Model text for every item of a request, in order; 422 naming the item when one cannot be formatted. */
-  async formatAll(items: ScoreInput[], firstIndex = 0): Promise<string[]> {
-    const texts: string[] = new Array(items.length);
+  /** Model text (or token ids) for every item of a request, in order; 422 naming the item when one cannot be formatted. */
+  async formatAll(items: ScoreInput[], firstIndex = 0): Promise<ModelInput[]> {
+    const texts: ModelInput[] = new Array(items.length);
     const chats: number[] = [];
     items.forEach((item, i) => {
       if ('messages' in item && Array.isArray(item.messages)) chats.push(i);
@@ -78,8 +80,8 @@ export class InputFormatter {
     return texts;
   }
 
-  /** Model text for item `index` of a request. */
-  async format(input: ScoreInput, index: number): Promise<string> {
+  /** Model text (or token ids) for item `index` of a request. */
+  async format(input: ScoreInput, index: number): Promise<ModelInput> {
     return (await this.formatAll([input], index))[0];
   }
 
@@ -102,15 +104,16 @@ export class InputFormatter {
     await this.pool?.close({ force: true });
   }
 
-  private formatPlain(input: ScoreInput, index: number): string {
+  private formatPlain(input: ScoreInput, index: number): ModelInput {
     if ('text' in input && typeof input.text === 'string') return input.text;
+    if ('input_ids' in input && Array.isArray(input.input_ids)) return input.input_ids;
     if ('prompt' in input && typeof input.prompt === 'string' && typeof input.completion === 'string') {
       // One pass, so a prompt that contains "{completion}" is not substituted again.
       return this.dir.template.replace(/\{prompt\}|\{completion\}/g, (slot) =>
         slot === '{prompt}' ? input.prompt : input.completion,
       );
     }
-    throw errors.validation(['items', index], 'expected {prompt, completion}, {messages} or {text}');
+    throw errors.validation(['items', index], 'expected {prompt, completion}, {messages}, {text} or {input_ids}');
   }
 
   /** Render conversations (request indices `indices`) in the pool, within the budget. */

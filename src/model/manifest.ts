@@ -37,8 +37,15 @@ export const ManifestSchema = z.object({
   padding_side: z.enum(['left', 'right']).optional(),
   /** Append the tokenizer's EOS token to every item (after truncation) when not already last. */
   ensure_eos: z.boolean().default(false),
-  /** Optional reward normalisation applied to logits[:, 0]. */
+  /** Optional reward normalisation applied to the reward (logits[:, 0], or head_weights · logits). */
   normalization: NormalizationSchema.optional(),
+  /**
+   * Multi-head models (logits [batch, n], n > 1: one column per objective): reward = head_weights ·
+   * logits[i], one weight per column. Default: column 0 alone.
+   */
+  head_weights: z.array(z.number().finite()).min(1).optional(),
+  /** Names of the logits columns, for /v1/info and return_heads. Default: head_0, head_1, ... */
+  head_names: z.array(z.string().min(1)).min(1).optional(),
   /** The members this model was merged from (for ensembles and evaluation). */
   members: z.array(MemberSchema).default([]),
   /** Merge provenance written by `warm-serve merge` (method, weights, input hashes, version). */

@@ -1,6 +1,7 @@
 /**
  * The Engine over onnxruntime-node: one InferenceSession, fed only the inputs the graph declares.
- * Tensors are built in place (one BigInt64Array per input) and reward = logits[:, 0], normalised.
+ * Tensors are built in place (one BigInt64Array per input) and reward = logits[:, 0] (or
+ * warm.json head_weights · logits[i] for a multi-head model), normalised.
  * The session lives on a worker thread (session-thread.ts) so forward passes do not block the
  * event loop.
  */
@@ -8,7 +9,7 @@ import { errors } from '../errors.js';
 import type { Device } from './device.js';
 import type { InlinePolicy } from './inline-policy.js';
 import { ThreadSession, type SessionOutput } from './session-thread.js';
-import type { Engine } from './engine.js';
+import type { Engine, RunOptions } from './engine.js';
 import { checkGraph, type FeedableInput, type GraphSignature } from './graph.js';
 import type { Normalization } from './manifest.js';
 import { LITTLE_ENDIAN, padBatch, type PaddedBatch, type PaddingLayout } from './padded-batch.js';
@@ -37,6 +38,15 @@ export interface OnnxEngineOptions {
 /** How the engine lays out a batch and post-processes its output. */
 export interface BatchLayout extends PaddingLayout {
   normalization?: Normalization;
+  /** warm.json head_weights: reward = head_weights · output row; undefined: column 0. */
+  headWeights?: readonly number[];
+}
+
+/** The output's column count when the graph declares it as a number. */
+function declaredColumns(metadata: readonly { name: string; isTensor: boolean; shape?: ReadonlyArray<number | string> }[], output: string): number | undefined {
+  const info = metadata.find((m) => m.name === output);
+  const last = info?.isTensor ? info.shape?.at(-1) : undefined;
+  return typeof last === 'number' && last > 0 ? last : undefined;
 }
 
 /** An Engine backed by one onnxruntime InferenceSession. */
@@ -51,6 +61,8 @@ export class OnnxEngine implements Engine {
     private readonly layout: BatchLayout,
     readonly executionProvider: string,
     readonly prefixSharing: PrefixSharing | undefined,
+    /** Output columns as the graph declares them (undefined when symbolic). */
+    readonly heads: number | undefined,
   ) {
     this.inputs = signature.inputs;
     this.feeds = new Set(signature.inputs);
@@ -78,28 +90,33 @@ export class OnnxEngine implements Engine {
     const executionProvider = session.device;
     try {
       const signature = checkGraph(modelFile, session.inputMetadata, session.outputMetadata);
+      const heads = declaredColumns(session.outputMetadata, signature.output);
+      const weights = layout.headWeights?.length;
+      if (weights !== undefined && heads !== undefined && weights !== heads) {
+        throw errors.model(modelFile, `warm.json head_weights has ${weights} weights but output '${signature.output}' has ${heads} columns; give one weight per column`);
+      }
       const sharing = signature.past && options.prefixSharing;
       if (sharing) session.share({ ...sharing, inputs: signature.inputs, output: signature.output, layout: { padTokenId: layout.padTokenId, paddingSide: layout.paddingSide } });
-      return new OnnxEngine(session, signature, layout, executionProvider, sharing || undefined);
+      return new OnnxEngine(session, signature, layout, executionProvider, sharing || undefined, heads);
     } catch (err) {
       await session.release();
       throw err;
     }
   }
 
-  async run(sequences: readonly Int32Array[]): Promise<Float32Array> {
-    if (!this.prefixSharing) return this.runPadded(padBatch(sequences, this.layout, this.feeds));
+  async run(sequences: readonly Int32Array[], options: RunOptions = {}): Promise<Float32Array> {
+    if (!this.prefixSharing) return this.runPadded(padBatch(sequences, this.layout, this.feeds), options);
     let output: SessionOutput;
     try {
       output = await this.session.score([...sequences]);
     } catch (err) {
       throw errors.engine(`onnxruntime run failed on a batch of ${sequences.length} items (prefix sharing): ${(err as Error).message}`, err);
     }
-    return this.rewards(output, sequences.length);
+    return this.rewards(output, sequences.length, options.heads === true);
   }
 
   /** Score an already padded batch (shared with other sessions in ensemble mode). */
-  async runPadded(padded: PaddedBatch): Promise<Float32Array> {
+  async runPadded(padded: PaddedBatch, options: RunOptions = {}): Promise<Float32Array> {
     const { batch, seq } = padded;
     const dims = [batch, seq];
     const feeds: Record<string, BigInt64Array> = {};
@@ -115,24 +132,38 @@ export class OnnxEngine implements Engine {
     } catch (err) {
       throw errors.engine(`onnxruntime run failed on a batch of ${batch}x${seq}: ${(err as Error).message}`, err);
     }
-    return this.rewards(output, batch);
+    return this.rewards(output, batch, options.heads === true);
   }
 
-  /** Reward = output[:, 0], normalised; checks the output's shape and finiteness. */
-  private rewards(output: SessionOutput, batch: number): Float32Array {
+  /**
+   * Reward = output[:, 0] (or head_weights · output[i]), normalised, then with `heads` every
+   * row as it is (Engine.run's layout); checks the output's shape and finiteness. Both the plain
+   * and the prefix-sharing path hand the whole [batch, n] output here.
+   */
+  private rewards(output: SessionOutput, batch: number, heads: boolean): Float32Array {
     const logits = output.data;
     const stride = output.dims[output.dims.length - 1];
     if (output.dims[0] !== batch || logits.length !== batch * stride) {
       throw errors.engine(`output '${this.signature.output}' has shape [${output.dims.join(', ')}] for a batch of ${batch}`);
     }
+    const weights = this.layout.headWeights;
+    if (weights && weights.length !== stride) {
+      throw errors.engine(`output '${this.signature.output}' has ${stride} columns but warm.json head_weights has ${weights.length} weights`);
+    }
     const mean = this.layout.normalization?.mean ?? 0;
     const std = this.layout.normalization?.std ?? 1;
-    const rewards = new Float32Array(batch);
+    const rewards = new Float32Array(heads ? batch * (1 + stride) : batch);
     for (let i = 0; i < batch; i++) {
-      const reward = (logits[i * stride] - mean) / std;
+      let logit = logits[i * stride];
+      if (weights) {
+        logit = 0;
+        for (let h = 0; h < stride; h++) logit += weights[h] * logits[i * stride + h];
+      }
+      const reward = (logit - mean) / std;
       if (!Number.isFinite(reward)) throw errors.engine(`the model produced a non-finite reward (${reward}) for batch item ${i}`);
       rewards[i] = reward;
     }
+    if (heads) rewards.set(logits, batch);
     return rewards;
   }
 

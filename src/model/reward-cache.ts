@@ -1,6 +1,6 @@
 /**
  * The reward cache: exact duplicates (same model, same final token ids, same request for
- * members) are scored once. GRPO groups and retried requests repeat samples; a hit skips the
+ * members and heads) are scored once. GRPO groups and retried requests repeat samples; a hit skips the
  * forward pass. An Engine around another one, so it sees the final ids of every item whatever
  * route, format or template produced them; least recently used entries go first past
  * `maxItems`. Duplicates inside one batch are run once too.
@@ -18,7 +18,7 @@ export interface RewardCacheStats {
 
 /** `inner` behind a cache of rewards keyed by token ids. */
 export class RewardCachingEngine implements Engine {
-  /** Key -> the rewards of one item (model, then each member when asked); Map order = recency. */
+  /** Key -> the outputs of one item (model, then each member, then its heads, as asked); Map order = recency. */
   private readonly cache = new Map<string, Float32Array>();
   readonly stats: RewardCacheStats = { hits: 0, misses: 0, evictions: 0, items: 0 };
 
@@ -36,6 +36,9 @@ export class RewardCachingEngine implements Engine {
   get members(): readonly string[] | undefined {
     return this.inner.members;
   }
+  get heads(): number | undefined {
+    return this.inner.heads;
+  }
   get prefixSharing() {
     return this.inner.prefixSharing;
   }
@@ -45,7 +48,8 @@ export class RewardCachingEngine implements Engine {
 
   async run(sequences: readonly Int32Array[], options: RunOptions = {}): Promise<Float32Array> {
     const width = 1 + (options.members ? (this.inner.members?.length ?? 0) : 0);
-    const prefix = options.members ? 'm' : 'r';
+    // Keyed by what is returned: an entry holds the rewards (model, then members when asked), then the heads when asked.
+    const prefix = `${options.members ? 'm' : 'r'}${options.heads ? 'h' : ''}`;
     const keys = sequences.map((ids) => prefix + Buffer.from(ids.buffer, ids.byteOffset, ids.byteLength).toString('latin1'));
     const found: (Float32Array | undefined)[] = keys.map((key) => this.get(key));
     // Each distinct missing key is run once.
@@ -53,21 +57,25 @@ export class RewardCachingEngine implements Engine {
     keys.forEach((key, i) => {
       if (!found[i] && !toRun.has(key)) toRun.set(key, i);
     });
-    const batch = sequences.length;
-    const out = new Float32Array(batch * width);
     if (toRun.size > 0) {
       const rows = [...toRun.values()];
       const fresh = await this.inner.run(rows.map((i) => sequences[i]), options);
+      const heads = (fresh.length - rows.length * width) / rows.length;
       rows.forEach((i, r) => {
-        const rewards = new Float32Array(width);
-        for (let k = 0; k < width; k++) rewards[k] = fresh[k * rows.length + r];
-        this.put(keys[i], rewards);
-        found[i] = rewards;
+        const entry = new Float32Array(width + heads);
+        for (let k = 0; k < width; k++) entry[k] = fresh[k * rows.length + r];
+        entry.set(fresh.subarray(rows.length * width + r * heads, rows.length * width + (r + 1) * heads), width);
+        this.put(keys[i], entry);
+        found[i] = entry;
       });
     }
-    keys.forEach((key, i) => {
-      const rewards = found[i] ?? this.cache.get(key) ?? found[toRun.get(key)!]!;
-      for (let k = 0; k < width; k++) out[k * batch + i] = rewards[k];
+    const entries = keys.map((key, i) => found[i] ?? found[toRun.get(key)!]!);
+    const batch = sequences.length;
+    const heads = entries[0].length - width;
+    const out = new Float32Array(batch * (width + heads));
+    entries.forEach((entry, i) => {
+      for (let k = 0; k < width; k++) out[k * batch + i] = entry[k];
+      out.set(entry.subarray(width), batch * width + i * heads);
     });
     return out;
   }

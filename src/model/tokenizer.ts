@@ -1,7 +1,8 @@
 /**
  * Tokenization through HF's native `tokenizers` binding: the model's own tokenizer.json, its
  * post-processor for special tokens, batch encoding on the libuv thread pool (off the event
- * loop), then the service's own truncation so the END of each item survives.
+ * loop), then the service's own truncation so the END of each item survives. Token ids a client
+ * sends are checked against the vocabulary and truncated the same way, nothing added.
  */
 import { readFile } from 'node:fs/promises';
 import { Tokenizer } from 'tokenizers';
@@ -13,6 +14,9 @@ import { tailOf, tailRule, type TailRule } from './tokenizer-tail.js';
 // ~1.8 characters per token on the preference data with the reference tokenizer: a tail of 3
 // characters per kept token is long enough for nearly every text on the first try.
 const TAIL_CHARS_PER_TOKEN = 3;
+
+/** What the model reads for one item: its text, or token ids sent as they are to be scored. */
+export type ModelInput = string | readonly number[];
 
 /** One item ready for the engine. */
 export interface EncodedItem {
@@ -34,6 +38,8 @@ export interface EncodeOptions {
    * encoded from its tail only; ids and truncated are the same either way.
    */
   exactLength?: boolean;
+  /** Keep at most this many tokens (below the model's max_length: vLLM's truncate_prompt_tokens). Default max_length. */
+  maxLength?: number;
 }
 
 /** The model's tokenizer plus the length policy of its directory. */
@@ -51,6 +57,16 @@ export class ModelTokenizer {
     /** Set when tail encoding is provably exact for this tokenizer (tokenizer-tail.ts). */
     readonly tailRule: TailRule | undefined,
   ) {}
+
+  /** Ids below this are in the vocabulary (added tokens included). */
+  get vocabSize(): number {
+    return this.tokenizer.getVocabSize(true);
+  }
+
+  /** The vocabulary's piece for each id (vLLM's /tokenize token_strs). */
+  tokenStrings(ids: ArrayLike<number>): string[] {
+    return Array.from(ids, (id) => this.tokenizer.idToToken(id) ?? '');
+  }
 
   /** Load tokenizer.json and resolve EOS / pad ids from the directory's special tokens. */
   static async load(dir: ModelDirectory): Promise<ModelTokenizer> {
@@ -88,32 +104,39 @@ export class ModelTokenizer {
 
   /**
    * Encode model texts (special tokens added by the tokenizer's post-processor, except for texts
-   * that already start with the BOS token, e.g. from a chat template) and fit them to max_length.
-   * With exactLength false, a long text is encoded from a tail of TAIL_CHARS_PER_TOKEN x
-   * max_length characters when the tokenizer allows it (a longer one when that gave too few
-   * tokens): for long texts most of the encoding is thrown away by the left truncation.
+   * that already start with the BOS token, e.g. from a chat template) and fit them to max_length;
+   * fit token ids as they are (no special tokens, no ensure_eos), after checking each is in the
+   * vocabulary (422 naming `items[i].input_ids[k]`). With exactLength false, a long text is
+   * encoded from a tail of TAIL_CHARS_PER_TOKEN x max_length characters when the tokenizer allows
+   * it (a longer one when that gave too few tokens): for long texts most of the encoding is
+   * thrown away by the left truncation.
    */
-  async encode(texts: readonly string[], options: EncodeOptions = {}): Promise<EncodedItem[]> {
+  async encode(inputs: readonly ModelInput[], options: EncodeOptions = {}): Promise<EncodedItem[]> {
+    const maxLength = Math.min(options.maxLength ?? this.maxLength, this.maxLength);
     const bos = this.bosToken;
     const withSpecials: number[] = [];
     const verbatim: number[] = [];
-    texts.forEach((text, i) => (bos && text.startsWith(bos) ? verbatim : withSpecials).push(i));
-    const out = new Array<EncodedItem>(texts.length);
+    const out = new Array<EncodedItem>(inputs.length);
+    inputs.forEach((input, i) => {
+      if (typeof input !== 'string') out[i] = this.fitIds(input, i, maxLength);
+      else (bos && input.startsWith(bos) ? verbatim : withSpecials).push(i);
+    });
+    const texts = inputs as readonly string[];
     const rule = options.exactLength === false ? this.tailRule : undefined;
     const run = async (indices: number[], addSpecialTokens: boolean) => {
-      // The window grows for a tail that held fewer than max_length model tokens; a window that
+      // The window grows for a tail that held fewer than maxLength model tokens; a window that
       // covers the whole text encodes it in full (tailOf returns undefined).
-      let pending = indices.map((i) => ({ i, window: TAIL_CHARS_PER_TOKEN * this.maxLength }));
+      let pending = indices.map((i) => ({ i, window: TAIL_CHARS_PER_TOKEN * maxLength }));
       while (pending.length > 0) {
-        const inputs = pending.map(({ i, window }) => (rule && addSpecialTokens ? tailOf(rule, texts[i], window) : undefined));
-        const encodings = await this.tokenizer.encodeBatch(pending.map(({ i }, k) => inputs[k] ?? texts[i]), { addSpecialTokens });
+        const tails = pending.map(({ i, window }) => (rule && addSpecialTokens ? tailOf(rule, texts[i], window) : undefined));
+        const encodings = await this.tokenizer.encodeBatch(pending.map(({ i }, k) => tails[k] ?? texts[i]), { addSpecialTokens });
         const retry: typeof pending = [];
         encodings.forEach((e, k) => {
           const ids = e.getIds();
           const { i, window } = pending[k];
-          if (inputs[k] === undefined) out[i] = this.fit(ids);
-          // More model tokens than max_length: the full text's kept tokens are all in the tail.
-          else if (ids.length - rule!.templateLength > this.maxLength) out[i] = { ...this.fit(ids), lengthExact: false };
+          if (tails[k] === undefined) out[i] = this.fit(ids, { maxLength });
+          // More model tokens than maxLength: the full text's kept tokens are all in the tail.
+          else if (ids.length - rule!.templateLength > maxLength) out[i] = { ...this.fit(ids, { maxLength }), lengthExact: false };
           else retry.push({ i, window: 2 * window });
         });
         pending = retry;
@@ -123,15 +146,26 @@ export class ModelTokenizer {
     return out;
   }
 
+  /** Token ids of item `index` fitted as they are; 422 naming the first id outside the vocabulary. */
+  private fitIds(ids: readonly number[], index: number, maxLength: number): EncodedItem {
+    const vocab = this.vocabSize;
+    const bad = ids.findIndex((id) => id >= vocab);
+    if (bad >= 0) {
+      throw errors.validation(['items', index, 'input_ids', bad], `token id ${ids[bad]} is outside the model's vocabulary of ${vocab} ids (0 to ${vocab - 1})`, 'send ids from the model\'s tokenizer (POST /tokenize gives them)');
+    }
+    return this.fit(ids, { maxLength, eos: false });
+  }
+
   /**
-   * Truncate to max_length keeping the leading special tokens and the end of the sequence: the
-   * tokens right after BOS go first, so a long prompt is cut from the left and the completion
-   * (what the reward judges) stays. ensure_eos appends EOS when it is not already last.
+   * Truncate to max_length (or `maxLength`) keeping the leading special tokens and the end of the
+   * sequence: the tokens right after BOS go first, so a long prompt is cut from the left and the
+   * completion (what the reward judges) stays. ensure_eos appends EOS when it is not already last
+   * (unless `eos` is false: ids a client sent are scored as given).
    */
-  fit(ids: readonly number[]): EncodedItem {
-    const addEos = this.eosId !== undefined && ids[ids.length - 1] !== this.eosId;
+  fit(ids: readonly number[], { maxLength = this.maxLength, eos = true }: { maxLength?: number; eos?: boolean } = {}): EncodedItem {
+    const addEos = eos && this.eosId !== undefined && ids[ids.length - 1] !== this.eosId;
     const fullLength = ids.length + (addEos ? 1 : 0);
-    const budget = this.maxLength - (addEos ? 1 : 0);
+    const budget = maxLength - (addEos ? 1 : 0);
     let kept: Int32Array;
     if (ids.length <= budget) {
       kept = new Int32Array(fullLength);
@@ -140,7 +174,7 @@ export class ModelTokenizer {
       let lead = 0;
       while (lead < ids.length && this.specialIds.has(ids[lead])) lead++;
       lead = Math.min(lead, Math.max(0, budget - 1));
-      kept = new Int32Array(this.maxLength);
+      kept = new Int32Array(maxLength);
       kept.set(ids.slice(0, lead));
       kept.set(ids.slice(ids.length - (budget - lead)), lead);
     }

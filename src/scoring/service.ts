@@ -3,6 +3,7 @@
  * methods are the request path (score -> admit -> BatchQueue.submit), used by the HTTP routes
  * (src/server/scoring-route.ts), the CLI commands and the library entry.
  */
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { errors } from '../errors.js';
 import type { BatchObserver } from '../batching/observer.js';
@@ -11,6 +12,7 @@ import { BatchQueue, type QueueResult, type QueueStats } from '../batching/queue
 import { loadModelDirectory, type ModelDirectory } from '../model/directory.js';
 import type { Engine } from '../model/engine.js';
 import { InputFormatter, type TemplateBudget } from '../model/format.js';
+import { MANIFEST_FILE } from '../model/manifest.js';
 import { OnnxEngine, type OnnxEngineOptions } from '../model/onnx-engine.js';
 import { ModelTokenizer, type EncodedItem } from '../model/tokenizer.js';
 import { EnsembleEngine } from '../model/ensemble-engine.js';
@@ -46,6 +48,7 @@ export function createOnnxEngine(dir: ModelDirectory, tokenizer: ModelTokenizer,
     padTokenId: tokenizer.padId,
     paddingSide: dir.paddingSide,
     normalization: dir.normalization,
+    headWeights: dir.headWeights,
   }, options);
 }
 
@@ -104,7 +107,12 @@ export class ScoringService {
     let engine: Engine = await (options.createEngine ?? ((d, t) => defaultEngine(d, t, options.engine)))(directory, tokenizer);
     if (options.rewardCacheItems) engine = new RewardCachingEngine(engine, options.rewardCacheItems);
     const uwoLambda = options.uwoLambda ?? DEFAULT_UWO_LAMBDA;
-    return new ScoringService({ directory, batching, formatter, tokenizer, engine, uwoLambda, observer: options.observer });
+    try {
+      return new ScoringService({ directory, batching, formatter, tokenizer, engine, uwoLambda, observer: options.observer });
+    } catch (err) {
+      await engine.release(); // head_names that do not fit the graph
+      throw err;
+    }
   }
 
   private constructor(parts: ServiceParts) {
@@ -128,6 +136,8 @@ export class ScoringService {
       inputs: [...engine.inputs],
       prefix_sharing: engine.prefixSharing ? { enabled: true, min_tokens: engine.prefixSharing.minTokens, cache_mb: engine.prefixSharing.cacheBytes / 2 ** 20 } : { enabled: false },
       reward_cache: { items: engine instanceof RewardCachingEngine ? engine.maxItems : 0 },
+      head_names: headNames(dir, engine.heads),
+      ...(dir.headWeights ? { head_weights: [...dir.headWeights] } : {}),
       ...(this.memberNames.length > 0 ? { ensemble: { members: [...this.memberNames], uwo_lambda: parts.uwoLambda } } : {}),
     };
   }
@@ -152,7 +162,7 @@ export class ScoringService {
       const [field, asked] = aggregate !== 'warm' ? ['aggregate', `'${aggregate}'`] : ['return_members', 'true'];
       throw errors.validation(field, `${asked} needs the ensemble members; start the server with --ensemble (WARM_SERVE_ENSEMBLE=true) to load the members listed in warm.json, or use aggregate 'warm' without return_members`);
     }
-    const admission = this.admit(items, opts, withMembers);
+    const admission = this.admit(items, opts, { members: withMembers, heads: opts.returnHeads === true });
     this.admitting.add(admission);
     const { encoded, tokenizeMs, queued } = await admission.finally(() => this.admitting.delete(admission));
     const result = await queued;
@@ -163,18 +173,33 @@ export class ScoringService {
         const reward = aggregateReward(aggregate, result.rewards[i], stats, this.uwoLambda);
         const scored: ScoredItem = { reward, truncated: e.truncated, tokens: e.ids.length };
         if (opts.returnMembers && members && stats) Object.assign(scored, { members, uncertainty: stats.variance });
+        if (result.heads) scored.heads = Array.from(result.heads[i]);
         return scored;
       }),
       timings: { tokenize_ms: tokenizeMs, queue_ms: result.queueMs, inference_ms: result.inferenceMs },
     };
   }
 
+  /**
+   * The token ids each item is scored with (what the engine gets: special tokens, ensure_eos and
+   * truncation applied), without scoring them: POST /tokenize.
+   */
+  async tokenize(items: ScoreInput[], opts: Pick<ScoreOptions, 'maxTokens'> = {}): Promise<EncodedItem[]> {
+    if (this.drained) throw errors.draining();
+    return this.tokenizer.encode(await this.formatter.formatAll(items), { maxLength: opts.maxTokens });
+  }
+
+  /** The vocabulary's piece for each id. */
+  tokenStrings(ids: ArrayLike<number>): string[] {
+    return this.tokenizer.tokenStrings(ids);
+  }
+
   /** Format, tokenize, check lengths and enqueue; resolves once the items are in the queue. */
-  private async admit(items: ScoreInput[], opts: ScoreOptions, withMembers: boolean): Promise<Admitted> {
+  private async admit(items: ScoreInput[], opts: ScoreOptions, outputs: { members: boolean; heads: boolean }): Promise<Admitted> {
     const start = performance.now();
-    const texts = await this.formatter.formatAll(items);
+    const inputs = await this.formatter.formatAll(items);
     // Exact lengths only where an error quotes them; otherwise long texts are encoded from their tail.
-    const encoded = await this.tokenizer.encode(texts, { exactLength: opts.truncate === false });
+    const encoded = await this.tokenizer.encode(inputs, { exactLength: opts.truncate === false, maxLength: opts.maxTokens });
     if (opts.truncate === false) {
       const i = encoded.findIndex((e) => e.truncated);
       if (i >= 0) {
@@ -182,7 +207,7 @@ export class ScoringService {
       }
     }
     const tokenizeMs = performance.now() - start;
-    return { encoded, tokenizeMs, queued: this.queue.submit(encoded.map((e) => e.ids), opts.signal, withMembers) };
+    return { encoded, tokenizeMs, queued: this.queue.submit(encoded.map((e) => e.ids), opts.signal, outputs.members, outputs.heads) };
   }
 
   /** Run one forward pass so the first request does not pay for initialisation. */
@@ -203,6 +228,17 @@ export class ScoringService {
     })();
     return this.drained;
   }
+}
+
+/** The output's column names: warm.json head_names, else head_0 .. head_{n-1} for the n the graph or head_weights declare. */
+function headNames(dir: ModelDirectory, columns: number | undefined): string[] {
+  if (dir.headNames) {
+    if (columns !== undefined && dir.headNames.length !== columns) {
+      throw errors.model(join(dir.path, MANIFEST_FILE), `head_names names ${dir.headNames.length} heads but the model's output has ${columns} columns; give one name per column`);
+    }
+    return [...dir.headNames];
+  }
+  return Array.from({ length: columns ?? dir.headWeights?.length ?? 1 }, (_, h) => `head_${h}`);
 }
 
 /** A loaded service; the name callers used before ScoringService was a class. */

@@ -5,11 +5,12 @@ import type { Aggregate } from './aggregate.js';
  * HTTP layer (src/server), the CLI (eval, score) and the library entry.
  */
 
-/** One item to score: a prompt/completion pair, a chat, or raw model text. */
+/** One item to score: a prompt/completion pair, a chat, raw model text, or token ids scored as given. */
 export type ScoreInput =
   | { prompt: string; completion: string }
   | { messages: { role: string; content: string }[] }
-  | { text: string };
+  | { text: string }
+  | { input_ids: number[] };
 
 export interface ScoreOptions {
   /** false: an item longer than max_length is refused (422) instead of truncated. Default true. */
@@ -20,6 +21,10 @@ export interface ScoreOptions {
   aggregate?: Aggregate;
   /** Also return each member's reward and their variance per item (ensemble mode only). */
   returnMembers?: boolean;
+  /** Also return each item's head values (the model's output row; multi-head models have n > 1). */
+  returnHeads?: boolean;
+  /** Keep at most this many tokens per item (below max_length; vLLM's truncate_prompt_tokens). */
+  maxTokens?: number;
 }
 
 /** The result for one item, in request order. */
@@ -32,6 +37,8 @@ export interface ScoredItem {
   members?: number[];
   /** With returnMembers: population variance of `members`. */
   uncertainty?: number;
+  /** With returnHeads: the model's output row for this item, one value per head, before head_weights and normalisation. */
+  heads?: number[];
 }
 
 /** Where one request's time went, in milliseconds. */
@@ -60,6 +67,10 @@ export interface ModelInfo {
   prefix_sharing: { enabled: boolean; min_tokens?: number; cache_mb?: number };
   /** Entries of the reward cache (0 = off). */
   reward_cache: { items: number };
+  /** The output's columns by name (warm.json head_names, else head_0, head_1, ...). */
+  head_names: string[];
+  /** warm.json head_weights (reward = head_weights · heads); absent: the reward is head 0. */
+  head_weights?: number[];
   /** Present in ensemble mode: the members loaded beside the model and λ of the 'uwo' aggregate. */
   ensemble?: { members: string[]; uwo_lambda: number };
 }

@@ -28,6 +28,8 @@ export interface RequestLimits {
 export interface ListBound {
   field: string;
   limit: 'max_items_per_request' | 'max_completions_per_rank';
+  /** The field may also be one list of token ids (vLLM's `input`): a list of numbers is one item, bounded by max_ids_per_item before parsing. */
+  ids?: boolean;
 }
 
 /** What `Admission.bounds` checks on a body before its schema runs. */
@@ -39,10 +41,11 @@ export interface BodyBounds {
 
 const UNIT: Record<ListBound['limit'], string> = { max_items_per_request: 'items', max_completions_per_rank: 'completions' };
 
-/** Characters of an item as the client sent them (what max_chars_per_item limits). */
+/** Characters of an item as the client sent them (what max_chars_per_item limits); token ids have none (max_ids_per_item bounds them before parsing). */
 export function itemChars(item: ScoreInput): number {
   if ('text' in item) return item.text.length;
   if ('messages' in item) return item.messages.reduce((n, m) => n + m.content.length + m.role.length, 0);
+  if ('input_ids' in item) return 0;
   return item.prompt.length + item.completion.length;
 }
 
@@ -75,10 +78,10 @@ export class Admission {
     return async (request) => {
       const body = request.body as Record<string, unknown> | null;
       if (typeof body !== 'object' || body === null) return;
-      for (const { field, limit } of spec.lists) {
+      for (const { field, limit, ids } of spec.lists) {
         const list = body[field];
         const max = this.limits[limit];
-        if (Array.isArray(list) && list.length > max) {
+        if (Array.isArray(list) && list.length > max && !(ids && typeof list[0] === 'number')) {
           throw this.refuse(errors.tooLarge(field, max, list.length, UNIT[limit], `split the request (${limit})`));
         }
       }
@@ -105,6 +108,11 @@ export class Admission {
       throw this.refuse(errors.tooLarge(field, max, items.length, 'items', 'split the request (max_items_per_request)'));
     }
     items.forEach((item, i) => this.checkChars(`${field}[${i}]`, itemChars(item)));
+  }
+
+  /** 413 when one item (a route's single sample) is too long; `field` names it in the message. */
+  checkItem(item: ScoreInput, field: string): void {
+    this.checkChars(field, itemChars(item));
   }
 
   /** 413 when a /v1/rank request has too many completions or too long a prompt + completion. */

@@ -92,7 +92,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
       tags: [
         { name: 'scoring', description: 'reward model API' },
         { name: 'operations', description: 'probes and metrics' },
-        { name: 'compatibility', description: 'wire formats of OpenRLHF, text-embeddings-inference and vLLM, over the same model and queue' },
+        { name: 'compatibility', description: 'wire formats of OpenRLHF, slime, text-embeddings-inference, vLLM, SGLang and OpenAI embeddings, over the same model and queue' },
       ],
       components: {
         securitySchemes: {

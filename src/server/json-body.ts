@@ -1,7 +1,8 @@
 /**
  * The JSON body parser: like fastify's, but a syntax error says where the JSON broke
  * (400 malformed_json with the parser's position), bodies nested deeper than max_json_depth or
- * holding a list far longer than any route takes are refused before parsing (413), and only
+ * holding a list far longer than any route takes (or a list of numbers longer than
+ * max_ids_per_item token ids) are refused before parsing (413), and only
  * JSON bodies are accepted (anything else is 415 rather than a confusing schema error).
  */
 import type { FastifyInstance } from 'fastify';
@@ -11,6 +12,7 @@ import { jsonShapeProblem } from './json-shape.js';
 /** The limits the raw body is held to before it is parsed. */
 export interface RawBodyLimits {
   max_json_depth: number;
+  max_ids_per_item: number;
   max_items_per_request: number;
   max_completions_per_rank: number;
   max_messages_per_item: number;
@@ -36,9 +38,10 @@ export function installJsonBody(app: FastifyInstance, limits: RawBodyLimits): vo
     if (text.trim() === '') return done(errors.malformedJson('the body is empty'), undefined);
     // Parsing, validation and error reporting walk every value (recursively): refusing deep or
     // huge lists on the raw text bounds that before any of it runs.
-    const problem = jsonShapeProblem(text, maxDepth, maxElements);
+    const problem = jsonShapeProblem(text, maxDepth, maxElements, limits.max_ids_per_item);
     if (problem?.kind === 'depth') return done(errors.tooDeep(maxDepth), undefined);
     if (problem?.kind === 'list') return done(errors.tooManyElements(problem.path, maxElements), undefined);
+    if (problem?.kind === 'numbers') return done(errors.tooManyIds(problem.path, limits.max_ids_per_item), undefined);
     try {
       // JSON.parse defines "__proto__" as an own key (no prototype pollution), and the strict
       // request schemas refuse unknown keys anyway.

@@ -15,16 +15,23 @@ const CLOSE_ARRAY = 0x5d;
 const CLOSE_OBJECT = 0x7d;
 const COMMA = 0x2c;
 const COLON = 0x3a;
+const MINUS = 0x2d;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
 
 /** What a scan found over its limits, if anything. */
 export type ShapeProblem =
   | { kind: 'depth' }
   /** A list with more than the allowed elements, at `path` (e.g. `items[0].messages`). */
-  | { kind: 'list'; path: string };
+  | { kind: 'list'; path: string }
+  /** A list of numbers only (token ids) longer than the numbers' own limit, at `path`. */
+  | { kind: 'numbers'; path: string };
 
 /** A container open at one level of the scan. */
 interface Level {
   array: boolean;
+  /** Arrays: every element so far is a number. */
+  numbers: boolean;
   /** Arrays: elements seen so far (commas + 1 once a value started). Objects: unused. */
   elements: number;
   /** Objects: the last key read. */
@@ -33,9 +40,11 @@ interface Level {
 
 /**
  * The first way `text` breaks the limits: nesting deeper than `maxDepth` levels (`[]` is one
- * level), or a list of more than `maxElements` elements. Undefined when it keeps them.
+ * level), a list of more than `maxElements` elements, or a list of numbers only (token ids) of
+ * more than `maxNumbers` (default `maxElements`): numbers parse and check cheaply. Undefined when
+ * it keeps them.
  */
-export function jsonShapeProblem(text: string, maxDepth: number, maxElements: number): ShapeProblem | undefined {
+export function jsonShapeProblem(text: string, maxDepth: number, maxElements: number, maxNumbers = maxElements): ShapeProblem | undefined {
   const levels: Level[] = [];
   let valueStarted = false; // inside the innermost array: whether the current element has begun
   for (let i = 0; i < text.length; i++) {
@@ -44,11 +53,14 @@ export function jsonShapeProblem(text: string, maxDepth: number, maxElements: nu
     const top = levels[levels.length - 1];
     if (top?.array && !valueStarted && c !== CLOSE_ARRAY) {
       valueStarted = true;
-      if (++top.elements > maxElements) return { kind: 'list', path: pathOf(levels) };
+      top.numbers &&= c === MINUS || (c >= DIGIT_0 && c <= DIGIT_9);
+      if (++top.elements > (top.numbers ? Math.max(maxNumbers, maxElements) : maxElements)) {
+        return { kind: top.numbers && maxNumbers > maxElements ? 'numbers' : 'list', path: pathOf(levels) };
+      }
     }
     if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
       if (levels.length >= maxDepth) return { kind: 'depth' };
-      levels.push({ array: c === OPEN_ARRAY, elements: 0, key: '' });
+      levels.push({ array: c === OPEN_ARRAY, numbers: true, elements: 0, key: '' });
       valueStarted = false;
     } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) {
       levels.pop();

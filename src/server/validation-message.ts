@@ -49,7 +49,7 @@ function describe(issue: ZodIssueLike, base: PropertyKey[]): string {
 }
 
 /**
- * A score item matched none of its three shapes. The shapes whose keys the item has are the
+ * A score item matched none of its shapes. The shapes whose keys the item has are the
  * candidates (an item with `messages` is a chat, however many of its messages are wrong); when
  * one of them is clearly the closest (fewest problems), name what is wrong with it; otherwise
  * list the shapes.
@@ -62,7 +62,7 @@ function describeUnion(allBranches: ZodIssueLike[][], path: PropertyKey[]): stri
   const closest = branches.filter((b) => b.length === fewest);
   const rootTypeError = closest[0]?.some((i) => i.path.length === 0 && i.code === 'invalid_type');
   if (closest.length === 1 && !rootTypeError) return issuesMessage(closest[0], path);
-  return `${fieldPath(path)}: expected an object of one of the shapes {"prompt", "completion"}, {"messages"} or {"text"}`;
+  return `${fieldPath(path)}: expected an object of one of the shapes {"prompt", "completion"}, {"messages"}, {"text"} or {"input_ids"}`;
 }
 
 /**

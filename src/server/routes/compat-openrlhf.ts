@@ -6,12 +6,15 @@
  * "extra_logs"}). `query` is the prompt and response already rendered with the policy's
  * template, so it is scored as raw text; `prompts` and `labels` are accepted and not used.
  * With several URLs OpenRLHF splits a batch across them and sends empty lists to the spare
- * servers, so an empty `query` is an empty answer, not an error.
+ * servers, so an empty `query` is an empty answer, not an error. `scores` are the rewards, as
+ * OpenRLHF's serve_rm answers, or their sigmoid (openrlhf_scores: sigmoid) for its dynamic
+ * filtering, which compares each group's mean score with a range such as (0, 1).
  */
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import type { ServerContext, ZodApp } from '../context.js';
 import { ErrorResponseSchema } from '../../api/schemas.js';
+import { sigmoid } from '../activation.js';
 import { compatErrorHandler, scoreCompat } from './compat-scoring.js';
 
 export const OpenRlhfRequestSchema = z
@@ -25,7 +28,7 @@ export const OpenRlhfRequestSchema = z
 export const OpenRlhfResponseSchema = z
   .object({
     rewards: z.array(z.number()).describe('one per query, in order: the raw reward (what /v1/score returns)'),
-    scores: z.array(z.number()).describe('the same values; OpenRLHF uses them for dynamic filtering'),
+    scores: z.array(z.number()).describe('the same values, or sigmoid(reward) with the setting openrlhf_scores: sigmoid; OpenRLHF\'s --dynamic_filtering keeps a group whose mean score is inside --dynamic_filtering_reward_range'),
     extra_logs: z.object({}).describe('nothing extra to log'),
   })
   .meta({ id: 'OpenRlhfRewardResponse' });
@@ -58,5 +61,5 @@ async function handleGetReward(ctx: ServerContext, body: z.output<typeof OpenRlh
   const items = body.query.map((text) => ({ text }));
   const { result } = await scoreCompat(ctx, reply, items, { field: 'query', truncate: true });
   const rewards = result.items.map((i) => i.reward);
-  return { rewards, scores: rewards, extra_logs: {} };
+  return { rewards, scores: ctx.config.openrlhf_scores === 'sigmoid' ? rewards.map(sigmoid) : rewards, extra_logs: {} };
 }

@@ -4,7 +4,7 @@
  * the foreign clients expect (keeping warm-serve's one error body).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { WarmServeError, type ErrorType } from '../../errors.js';
+import { WarmServeError, type ErrorType, type FieldPath } from '../../errors.js';
 import type { ScoreInput } from '../../scoring/types.js';
 import type { ServerContext } from '../context.js';
 import { replyWithError } from '../error-handler.js';
@@ -26,6 +26,12 @@ export interface CompatScoreOptions {
   truncate: boolean;
   /** The error type of an item over max_length with truncate: false (TEI: its 413 validation error). */
   tooLongAs?: ErrorType;
+  /** Keep at most this many tokens per item (vLLM's truncate_prompt_tokens). */
+  maxTokens?: number;
+  /** The route's own limit check instead of the per-item one on `field` (a single sample names its own fields). */
+  checkLimits?: () => void;
+  /** An item's problem path in this API (default: `items[3]...` becomes `<field>[3]...`). */
+  pathOf?: (path: readonly (string | number)[]) => FieldPath;
 }
 
 /**
@@ -38,12 +44,13 @@ export async function scoreCompat(
   items: ScoreInput[],
   options: CompatScoreOptions,
 ): Promise<ScoredRequest> {
+  const { field, truncate, maxTokens, checkLimits, pathOf = (path) => [field, ...path.slice(1)] } = options;
   try {
-    return await scoreItems(ctx, reply, items, { field: options.field, truncate: options.truncate });
+    return await scoreItems(ctx, reply, items, { field, truncate, maxTokens, checkLimits });
   } catch (err) {
     // An item's validation error names the item in this API's list (`inputs[3]`, not `items[3]`).
     if (err instanceof WarmServeError && err.type === 'validation_error' && err.index !== undefined) {
-      throw err.relabel({ field: [options.field, ...err.path!.slice(1)] }, options.tooLongAs);
+      throw err.relabel({ field: pathOf(err.path!) }, options.tooLongAs);
     }
     throw err;
   }

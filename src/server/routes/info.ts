@@ -33,6 +33,8 @@ export function infoRoute(app: ZodApp, ctx: ServerContext): void {
         inputs: info.inputs,
         prefix_sharing: info.prefix_sharing,
         reward_cache: info.reward_cache,
+        head_names: info.head_names,
+        head_weights: info.head_weights,
         ensemble: {
           enabled: info.ensemble !== undefined,
           members: info.ensemble?.members ?? [],
@@ -44,6 +46,7 @@ export function infoRoute(app: ZodApp, ctx: ServerContext): void {
           max_items_per_request: c.max_items_per_request,
           max_completions_per_rank: c.max_completions_per_rank,
           max_chars_per_item: c.max_chars_per_item,
+          max_ids_per_item: c.max_ids_per_item,
           max_messages_per_item: c.max_messages_per_item,
           max_json_depth: c.max_json_depth,
         },

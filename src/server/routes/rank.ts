@@ -4,6 +4,7 @@ import { ErrorResponseSchema, RankRequestSchema, RankResponseSchema, type RankRe
 import type { ServerContext, ZodApp } from '../context.js';
 import { memberOutput } from '../member-output.js';
 import { scoreItems } from '../scoring-route.js';
+import { groupAdvantages } from '../../scoring/advantages.js';
 
 /** Register the route. */
 export function rankRoute(app: ZodApp, ctx: ServerContext): void {
@@ -14,7 +15,7 @@ export function rankRoute(app: ZodApp, ctx: ServerContext): void {
       schema: {
         summary: 'Rank completions of one prompt (best-of-N)',
         description:
-          'Scores every completion as a {prompt, completion} item and returns them best first. `top_k` trims the ranking, not the scoring.',
+          'Scores every completion as a {prompt, completion} item and returns them best first. `top_k` trims the ranking, not the scoring. `normalize: "group"` adds GRPO\'s group-normalised advantages.',
         tags: ['scoring'],
         body: RankRequestSchema,
         response: { 200: RankResponseSchema, '4xx': ErrorResponseSchema, '5xx': ErrorResponseSchema },
@@ -26,14 +27,16 @@ export function rankRoute(app: ZodApp, ctx: ServerContext): void {
 
 /** Score every completion of a validated /v1/rank body as {prompt, completion} and answer with them best first. */
 async function handleRank(ctx: ServerContext, body: RankRequest, reply: FastifyReply) {
-  const { prompt, completions, top_k, truncate, aggregate, return_members } = body;
+  const { prompt, completions, top_k, truncate, aggregate, return_members, return_heads, normalize } = body;
   const items = completions.map((completion) => ({ prompt, completion }));
   const { info, result } = await scoreItems(ctx, reply, items, {
     checkLimits: () => ctx.admission.checkRank(prompt, completions),
     truncate,
     aggregate,
     returnMembers: return_members,
+    returnHeads: return_heads,
   });
+  const rewards = result.items.map((i) => i.reward);
   const ranking = result.items
     .map((item, index) => ({ index, reward: item.reward, truncated: item.truncated, uncertainty: item.uncertainty }))
     // Array.prototype.sort is stable, so equal rewards keep request order.
@@ -43,8 +46,10 @@ async function handleRank(ctx: ServerContext, body: RankRequest, reply: FastifyR
     aggregate,
     ranking: top_k === undefined ? ranking : ranking.slice(0, top_k),
     best_index: ranking[0].index,
-    rewards: result.items.map((i) => i.reward),
+    rewards,
+    ...(normalize === 'group' ? { advantages: groupAdvantages(rewards) } : {}),
     ...memberOutput(info, result.items),
+    ...(return_heads ? { heads: result.items.map((i) => i.heads!) } : {}),
     timings: { ...result.timings, total_ms: reply.elapsedTime },
   };
 }

@@ -29,8 +29,8 @@ export function scoreRoute(app: ZodApp, ctx: ServerContext): void {
 
 /** Score the items of a validated /v1/score body and answer in its format. */
 async function handleScore(ctx: ServerContext, body: ScoreRequest, reply: FastifyReply) {
-  const { items, truncate, aggregate, return_members } = body;
-  const { info, result } = await scoreItems(ctx, reply, items, { truncate, aggregate, returnMembers: return_members });
+  const { items, truncate, aggregate, return_members, return_heads } = body;
+  const { info, result } = await scoreItems(ctx, reply, items, { truncate, aggregate, returnMembers: return_members, returnHeads: return_heads });
   return {
     model: info.name,
     aggregate,
@@ -38,6 +38,7 @@ async function handleScore(ctx: ServerContext, body: ScoreRequest, reply: Fastif
     truncated: result.items.map((i) => i.truncated),
     tokens: result.items.map((i) => i.tokens),
     ...memberOutput(info, result.items),
+    ...(return_heads ? { heads: result.items.map((i) => i.heads!) } : {}),
     timings: { ...result.timings, total_ms: reply.elapsedTime },
   };
 }
