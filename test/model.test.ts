@@ -114,7 +114,7 @@ t.test('graphs the engine cannot use are refused at load time', async (t) => {
 
   const ids = { name: 'input_ids', isTensor: true, type: 'int64', shape: ['batch', 'seq'] };
   const logits = { name: 'logits', isTensor: true, type: 'float32', shape: ['batch', 1] };
-  t.same(checkGraph('m', [ids, { ...ids, name: 'position_ids' }], [{ ...logits, name: 'hidden' }, logits]), { inputs: ['input_ids', 'position_ids'], output: 'logits' });
+  t.same(checkGraph('m', [ids, { ...ids, name: 'position_ids' }], [{ ...logits, name: 'hidden' }, logits]), { inputs: ['input_ids', 'position_ids'], output: 'logits', outputType: 'float32' });
   t.same(checkGraph('m', [ids], [{ ...logits, name: 'score' }]).output, 'score', 'a single output of any name');
   t.throws(() => checkGraph('m', [{ ...ids, name: 'attention_mask' }], [logits]), /no 'input_ids' input/);
   t.throws(() => checkGraph('m', [{ ...ids, type: 'int32' }], [logits]), /is int32; warm-serve feeds int64/);
@@ -135,12 +135,13 @@ t.test('a graph that takes past_key_values: its layers, heads and presents are c
   t.same(checkGraph('m', inputs, outputs), {
     inputs: ['input_ids', 'attention_mask'],
     output: 'logits',
-    past: { layers: 2, kvHeads: 4, headDim: 8, inputs: inputs.slice(2).map((i) => i.name), outputs: outputs.slice(1).map((o) => o.name) },
+    outputType: 'float32',
+    past: { type: 'float32', layers: 2, kvHeads: 4, headDim: 8, inputs: inputs.slice(2).map((i) => i.name), outputs: outputs.slice(1).map((o) => o.name) },
   });
   t.throws(() => checkGraph('m', inputs.slice(0, 5), outputs), /missing past_key_values\.1\.value/);
   t.throws(() => checkGraph('m', [ids, ...inputs.slice(2)], outputs), /needs an attention_mask input/);
   t.throws(() => checkGraph('m', inputs, outputs.slice(0, 4)), /no 'present\.1\.value' output/);
-  t.throws(() => checkGraph('m', [...inputs.slice(0, 5), past(1, 'value', ['b', 'h', 'p', 'd'])], outputs), /expected float32 \[past_batch, kv_heads, past_seq, head_dim\] with numeric kv_heads and head_dim/);
+  t.throws(() => checkGraph('m', [...inputs.slice(0, 5), past(1, 'value', ['b', 'h', 'p', 'd'])], outputs), /expected float32 or float16 \[past_batch, kv_heads, past_seq, head_dim\] with numeric kv_heads and head_dim/);
   t.throws(() => checkGraph('m', [...inputs.slice(0, 5), past(1, 'value', ['b', 2, 'p', 8])], outputs), /has 2 heads of 8; the others have 4 of 8/);
 });
 

@@ -11,6 +11,8 @@
 // --against OTHER.onnx: OTHER (a plain graph, or another past graph given an empty past) must
 // give the same rewards as MODEL within --against-tolerance on the full sequences and on seeded
 // random batches (used to check a re-export against the graph it replaces).
+// A float16 graph (export.py --fp16) gets float16 pasts, and its float16 logits are compared as
+// the numbers they encode.
 // Prints `[check_past] ...` lines; exits 1 if a check fails.
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
@@ -65,9 +67,23 @@ function batch(seqs, side) {
   return { ids, mask, rows: seqs.length, width };
 }
 
+/** The numbers a float32 or float16 tensor holds (float16 comes as a Uint16Array of bit patterns, or a Float16Array). */
+function numbers(t) {
+  if (t.type !== 'float16' || !(t.data instanceof Uint16Array)) return Array.from(t.data);
+  return Array.from(t.data, (h) => {
+    const exp = (h >> 10) & 0x1f;
+    const mag = exp === 0 ? (h & 0x3ff) * 2 ** -24 : exp === 31 ? ((h & 0x3ff) ? NaN : Infinity) : (1 + (h & 0x3ff) / 1024) * 2 ** (exp - 15);
+    return h & 0x8000 ? -mag : mag;
+  });
+}
+
+/** The past's element type: float32, or float16 for a graph exported with --fp16. */
+let pastType = 'float32';
+
 /** Per past input: a tensor [pastBatch, kv, 0, head_dim]. */
 function emptyPast(pastBatch) {
-  return Object.fromEntries(pastNames.map((n) => [n, new ort.Tensor('float32', new Float32Array(0), [pastBatch, kvHeads, 0, headDim])]));
+  const empty = pastType === 'float16' ? new Uint16Array(0) : new Float32Array(0);
+  return Object.fromEntries(pastNames.map((n) => [n, new ort.Tensor(pastType, empty, [pastBatch, kvHeads, 0, headDim])]));
 }
 
 /** Runs a past graph: current tokens `seqs` (padded on `side`) after `past` (tensors by input name). */
@@ -84,7 +100,7 @@ async function runWithPast(session, seqs, side, past) {
     attention_mask: new ort.Tensor('int64', full, [rows, pastLen + width]),
     ...past,
   });
-  return { logits: Array.from(out.logits.data), out, rows, width, pastLen };
+  return { logits: numbers(out.logits), out, rows, width, pastLen };
 }
 
 /** Rewards of a plain graph (input_ids, attention_mask only) or of a past graph given an empty past. */
@@ -95,7 +111,7 @@ async function rewards(session, seqs, side) {
       input_ids: new ort.Tensor('int64', ids, [rows, width]),
       attention_mask: new ort.Tensor('int64', mask, [rows, width]),
     });
-    return Array.from(out.logits.data);
+    return numbers(out.logits);
   }
   return (await runWithPast(session, seqs, side, emptyPast(1))).logits;
 }
@@ -107,12 +123,13 @@ function presentsOk(out, rows, total, label) {
 
 /** Repeats a batch-1 tensor [1, ...] `rows` times along axis 0. */
 function tile(t, rows) {
-  const data = new Float32Array(t.data.length * rows);
+  const data = new t.data.constructor(t.data.length * rows);
   for (let r = 0; r < rows; r++) data.set(t.data, r * t.data.length);
-  return new ort.Tensor('float32', data, [rows, ...t.dims.slice(1)]);
+  return new ort.Tensor(t.type, data, [rows, ...t.dims.slice(1)]);
 }
 
 const session = await ort.InferenceSession.create(modelPath);
+pastType = session.inputMetadata.find((m) => m.name === pastNames[0])?.type ?? 'float32';
 const describe = (m) => `${m.name} ${m.isTensor ? `${m.type} [${m.shape.join(', ')}]` : '(not a tensor)'}`;
 console.log(`[check_past] ${modelPath}`);
 console.log(`[check_past] inputs:  ${session.inputMetadata.map(describe).join('; ')}`);

@@ -14,14 +14,24 @@ so a server can run a shared prompt once and score many completions after it:
                                         before the grouped-query repeat)
 
 With --no-past: the plain graph, inputs `input_ids` and `attention_mask` (int64 [batch, seq]),
-output `logits`. Either graph computes positions from the (full) mask, masks padded keys and
+output `logits`.
+
+With --fp16: the same graph in half precision, as GPU users export it: weights, past/present and
+`logits` float16 (inputs still int64), computed in float16 except where Hugging Face's Llama keeps
+float32 (the rotary cos/sin and the attention mask, built from integer positions; RMSNorm's
+mean of squares and rsqrt; softmax). PyTorch 1.13 has no float16 CPU kernels for Linear, softmax,
+SiLU or rsqrt, so the float32 graph is traced and then converted node by node (to_float16; needs
+the `onnx` package: apt-get install python3-onnx); float constants beyond float16's range (the
+-1e9 mask fill) are clamped to +-65504, so fully masked rows stay finite. The PyTorch checks run
+on the float32 model; check_past.mjs then checks the float16 graph against PyTorch's float32
+rewards within FP16_TOLERANCE. Either graph computes positions from the (full) mask, masks padded keys and
 reads the reward at the last real token, so the reward does not depend on padding side or
 amount. Before writing, this script checks in PyTorch: left/right padding vs single items; for
 the past graph also prefix reuse (full sequences vs a batch-1 prefix's present as the past of
 right- and left-padded suffixes) and an empty past vs the plain forward. After writing the past
 graph it checks it with ONNX Runtime through Node (check_past.mjs) when `node` is on PATH.
 
-Usage: python3 export.py MODEL_DIR [--out MODEL_DIR/model.onnx] [--no-past] [--against OLD.onnx]
+Usage: python3 export.py MODEL_DIR [--out MODEL_DIR/model.onnx] [--no-past] [--fp16] [--against OLD.onnx]
 """
 import argparse
 import json
@@ -44,6 +54,10 @@ PADDING_TOLERANCE = 1e-5
 PAST_TOLERANCE = 1e-5
 ORT_TOLERANCE = 1e-4
 AGAINST_TOLERANCE = 1e-5
+# float16 graph vs PyTorch's float32 rewards (measured on the reference members: <= 3.2e-3)
+FP16_TOLERANCE = 2e-2
+# ops computed in float32 inside a float16 graph, as transformers' Llama does (see to_float16)
+FLOAT32_OPS = {"Pow", "ReduceMean", "Sqrt", "Softmax", "Cos", "Sin"}
 CHECK_SCRIPT = os.path.join(HERE, "check_past.mjs")
 
 
@@ -123,6 +137,109 @@ def past_names(num_layers):
     return inputs, outputs
 
 
+def legacy_exporter():
+    """torch.onnx.export's keyword for the TorchScript exporter: PyTorch 2.9+ defaults to the
+    dynamo exporter (other names and shapes), so ask for the legacy one where the flag exists."""
+    import inspect
+    return {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+
+
+def to_float16(src, dst):
+    """Convert a float32 graph to float16 (see the module doc). Walks the nodes in order with the
+    set of tensors that are float16: float initializers (the weights) and float graph inputs (the
+    past) start it; a node with a float16 float input computes in float16 (its other float inputs
+    are cast, or a constant copied as float16 with values clamped to +-65504) and its float
+    outputs are float16; FLOAT32_OPS and nodes fed only by integer-derived floats (positions,
+    the mask fill) stay float32, their float16 inputs cast up. Writes `dst`."""
+    try:
+        import numpy as np
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError:
+        sys.exit("[export] --fp16 needs the onnx package (Debian: apt-get install python3-onnx)")
+    model = onnx.shape_inference.infer_shapes(onnx.load(src))
+    g = model.graph
+    F32, F16 = TensorProto.FLOAT, TensorProto.FLOAT16
+    elem = {v.name: v.type.tensor_type.elem_type for v in list(g.input) + list(g.value_info) + list(g.output)}
+    elem.update({i.name: i.data_type for i in g.initializer})
+    producer = {}
+    for n in g.node:
+        for o in n.output:
+            producer[o] = n
+        if n.op_type == "Constant":
+            elem[n.output[0]] = n.attribute[0].t.data_type
+
+    def half_array(a):
+        return np.clip(a, -65504, 65504).astype(np.float16)
+
+    for init in g.initializer:
+        if init.data_type == F32:
+            init.CopyFrom(numpy_helper.from_array(half_array(numpy_helper.to_array(init)), init.name))
+    half = {i.name for i in g.initializer if i.data_type == F16}
+    half.update(v.name for v in g.input if v.type.tensor_type.elem_type == F32)
+    for v in g.input:
+        if v.type.tensor_type.elem_type == F32:
+            v.type.tensor_type.elem_type = F16
+
+    nodes, made = [], {}
+
+    def as_half(name):
+        """A float16 version of float32 tensor `name`: a float16 copy of a constant, else a Cast."""
+        if name in made:
+            return made[name]
+        source = producer.get(name)
+        out = name + "_fp16"
+        if source is not None and source.op_type in ("Constant", "ConstantOfShape") and source.attribute:
+            tensor = source.attribute[0].t
+            value = numpy_helper.from_array(half_array(numpy_helper.to_array(tensor)))
+            node = helper.make_node(source.op_type, list(source.input), [out], name=source.name + "_fp16", value=value)
+        else:
+            node = helper.make_node("Cast", [name], [out], name=name + "_to_fp16", to=F16)
+        nodes.append(node)
+        made[name] = out
+        return out
+
+    def as_float(name):
+        out = name + "_fp32"
+        if out not in made:
+            nodes.append(helper.make_node("Cast", [name], [out], name=name + "_to_fp32", to=F32))
+            made[out] = out
+        return out
+
+    for n in g.node:
+        floats = [k for k, i in enumerate(n.input) if i and elem.get(i) in (F32, F16)]
+        if n.op_type in FLOAT32_OPS:
+            for k in floats:
+                if n.input[k] in half:
+                    n.input[k] = as_float(n.input[k])
+        elif n.op_type == "If":
+            # the reward's squeeze: float16 when the outer tensor its branches read is
+            outer = {i for a in n.attribute for x in a.g.node for i in x.input}
+            if outer & half:
+                for a in n.attribute:
+                    for o in a.g.output:
+                        o.type.tensor_type.elem_type = F16
+                half.update(n.output)
+        elif any(n.input[k] in half for k in floats):
+            for k in floats:
+                if n.input[k] not in half:
+                    n.input[k] = as_half(n.input[k])
+            if n.op_type == "Cast":
+                raise SystemExit(f"[export] to_float16: unexpected Cast of a float16 tensor ({n.name})")
+            half.update(o for o in n.output if elem.get(o) == F32)
+        nodes.append(n)
+    used = {i for n in nodes for i in n.input} | {o.name for o in g.output}
+    used |= {i for n in nodes for a in n.attribute for x in a.g.node for i in x.input}
+    del g.node[:]
+    g.node.extend(n for n in nodes if n.op_type != "Constant" or n.output[0] in used)
+    for o in g.output:
+        if o.name in half:
+            o.type.tensor_type.elem_type = F16
+    del g.value_info[:]
+    onnx.checker.check_model(model)
+    onnx.save(model, dst)
+
+
 def export_onnx(model, path, past=True):
     """torch.onnx.export (legacy TorchScript exporter, opset 17, no onnx package needed).
 
@@ -136,7 +253,7 @@ def export_onnx(model, path, past=True):
             input_names=["input_ids", "attention_mask"], output_names=["logits"],
             dynamic_axes={"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
                           "logits": {0: "batch"}},
-            opset_version=OPSET, do_constant_folding=True,
+            opset_version=OPSET, do_constant_folding=True, **legacy_exporter(),
         )
         return
     wrapper = modeling.RewardModelWithPast(model).eval()
@@ -154,7 +271,7 @@ def export_onnx(model, path, past=True):
     torch.onnx.export(
         wrapper, (ids, with_past_mask(mask, past_len)) + flat_past, path,
         input_names=["input_ids", "attention_mask"] + in_names, output_names=["logits"] + out_names,
-        dynamic_axes=dynamic, opset_version=OPSET, do_constant_folding=True,
+        dynamic_axes=dynamic, opset_version=OPSET, do_constant_folding=True, **legacy_exporter(),
     )
 
 
@@ -193,12 +310,17 @@ def main():
     ap.add_argument("model_dir")
     ap.add_argument("--out", help="output path (default MODEL_DIR/model.onnx)")
     ap.add_argument("--no-past", action="store_true", help="the plain graph (input_ids, attention_mask -> logits)")
+    ap.add_argument("--fp16", action="store_true",
+                    help="a float16 graph (weights, past/present and logits float16; float32 where transformers' "
+                         "Llama keeps it); needs the onnx package")
     ap.add_argument("--against", metavar="ONNX",
                     help="also require the new graph's rewards to equal this graph's (plain or past; e.g. the "
                          f"model.onnx being replaced) within {AGAINST_TOLERANCE} in ONNX Runtime")
     args = ap.parse_args()
     if args.against and args.no_past:
         ap.error("--against checks the past graph (not with --no-past)")
+    if args.against and args.fp16:
+        ap.error("--against compares within float32 rounding (not with --fp16)")
     torch.set_num_threads(2)
     torch.manual_seed(0)
     start = time.time()
@@ -210,9 +332,12 @@ def main():
     if worst > PADDING_TOLERANCE:
         sys.exit(f"[export] FAILED: rewards depend on padding (>{PADDING_TOLERANCE})")
     out = args.out or os.path.join(args.model_dir, "model.onnx")
+    precision = ", float16" if args.fp16 else ""
     if args.no_past:
         export_onnx(model, out, past=False)
-        print(f"[export] wrote {out} ({os.path.getsize(out)} bytes, plain graph) in {time.time() - start:.1f} s")
+        if args.fp16:
+            to_float16(out, out)
+        print(f"[export] wrote {out} ({os.path.getsize(out)} bytes, plain graph{precision}) in {time.time() - start:.1f} s")
         return
     # shared prefix: BOS + 20 tokens; suffixes of 1 to 30 tokens, the last ones ending in EOS
     prefix = [1] + torch.randint(3, 512, (20,), generator=gen).tolist()
@@ -231,8 +356,12 @@ def main():
     partial = out + ".partial"
     try:
         export_onnx(model, partial, past=True)
-        print(f"[export] exported with past key/values ({len(model.model.layers)} layers) in {time.time() - start:.1f} s")
-        ok = check_with_node(partial, ort_check_data(model, prefix, suffixes), args.against)
+        data = ort_check_data(model, prefix, suffixes)
+        if args.fp16:
+            to_float16(partial, partial)
+            data["tolerance"] = FP16_TOLERANCE
+        print(f"[export] exported with past key/values ({len(model.model.layers)} layers{precision}) in {time.time() - start:.1f} s")
+        ok = check_with_node(partial, data, args.against)
         if ok is None and args.against:
             sys.exit("[export] FAILED: --against needs node on PATH")
         if ok is False:
@@ -241,7 +370,7 @@ def main():
     finally:
         if os.path.exists(partial):
             os.remove(partial)
-    print(f"[export] wrote {out} ({os.path.getsize(out)} bytes) in {time.time() - start:.1f} s")
+    print(f"[export] wrote {out} ({os.path.getsize(out)} bytes{precision}) in {time.time() - start:.1f} s")
 
 
 if __name__ == "__main__":

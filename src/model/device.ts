@@ -2,7 +2,14 @@
  * Devices: which onnxruntime execution providers a `--device` asks for, and opening a session on
  * them. An explicitly requested device that cannot load stops start-up with how to install it;
  * `auto` takes the best one that loads (cuda, then webgpu, then cpu).
+ *
+ * `webgpu` runs on any Vulkan device, software ones included: Mesa's lavapipe (Mesa 25+; Dawn
+ * refuses older ones) runs the shaders on the CPU, far slower than the CPU provider, and is what
+ * the tests run the GPU code path on (test/webgpu.test.ts). So `auto` tries webgpu only where
+ * the machine has a GPU device node (/dev/dri/renderD*, /dev/nvidia*, /dev/dxg); `--device
+ * webgpu` asks for it anywhere.
  */
+import { existsSync, readdirSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { errors } from '../errors.js';
 import type { Device } from './device-names.js';
@@ -23,8 +30,16 @@ const AUTO_ORDER: Exclude<Device, 'auto'>[] = ['cuda', 'webgpu', 'cpu'];
 const INSTALL_HINT: Record<Exclude<Device, 'auto' | 'cpu'>, string> = {
   cuda: "install onnxruntime-node's CUDA 12 binaries (after npm ci: ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install, or use docker/Dockerfile.gpu) and make CUDA 12 + cuDNN 9 libraries loadable",
   tensorrt: "install onnxruntime-node's CUDA 12 binaries (after npm ci: ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install) and TensorRT 10 libraries on the library path",
-  webgpu: 'needs a GPU with Vulkan drivers: install libvulkan1 and the vendor driver (e.g. the NVIDIA driver, or mesa-vulkan-drivers)',
+  webgpu:
+    "needs a Vulkan loader and driver: libvulkan1 and the GPU vendor's Vulkan driver (NVIDIA's driver ships one), or for a software device Mesa's mesa-vulkan-drivers 25+ (lavapipe; on Debian 12 from bookworm-backports); VK_DRIVER_FILES picks a driver's JSON file",
 };
+
+/** Whether the machine has a GPU device node: without one, any Vulkan device is a software one. */
+export function hasGpuNode(dev = '/dev'): boolean {
+  const dri = `${dev}/dri`;
+  if (existsSync(dri) && readdirSync(dri).some((name) => name.startsWith('renderD'))) return true;
+  return existsSync(`${dev}/dxg`) || (existsSync(dev) && readdirSync(dev).some((name) => /^nvidia\d+$/.test(name)));
+}
 
 /** A session and the device it runs on. */
 export interface DeviceSession {
@@ -41,6 +56,10 @@ export async function createSessionOn(
   const candidates = device === 'auto' ? AUTO_ORDER : [device];
   const failures: string[] = [];
   for (const candidate of candidates) {
+    if (device === 'auto' && candidate === 'webgpu' && !hasGpuNode()) {
+      failures.push('webgpu: no GPU device node (/dev/dri/renderD*, /dev/nvidia*, /dev/dxg), so a Vulkan device here is a software one; --device webgpu runs on it anyway');
+      continue;
+    }
     try {
       const session = await ort.InferenceSession.create(modelFile, { ...options, executionProviders: PROVIDERS[candidate] });
       return { session, device: candidate };

@@ -2,7 +2,8 @@
  * The prefix cache: the keys and values (the "past") of token-id prefixes already computed,
  * so items that start with one of them run only their remaining tokens. Least recently used
  * entries go first once the bytes exceed the bound. Plain TypeScript; the tensors are stored
- * as Float32Arrays, one [kv_heads, length, head_dim] array per past input.
+ * in the graph's precision, one [kv_heads, length, head_dim] array per past input: Float32Arrays,
+ * or for a float16 graph Uint16Arrays of float16 bit patterns (session-tensors.ts).
  *
  * A cached past serves any item that shares at least `minTokens` of its first tokens: the past
  * of a prefix's first m tokens is the first m positions of the prefix's past (causal attention),
@@ -14,11 +15,13 @@
  * shared prefixes thus never pays for computing or copying pasts it would not reuse.
  */
 
+import type { FloatArray } from './session-tensors.js';
+
 /** One cached past. */
 export interface PrefixEntry {
   readonly ids: Int32Array;
-  /** One [kv_heads, ids.length, head_dim] array per past input, in the graph's order. */
-  readonly past: readonly Float32Array[];
+  /** One [kv_heads, ids.length, head_dim] array per past input, in the graph's order and precision. */
+  readonly past: readonly FloatArray[];
   readonly bytes: number;
 }
 
@@ -179,12 +182,12 @@ export class RecentSequences {
   }
 }
 
-/** The first `length` positions of `entry`'s past (the entry's own arrays when it is all of it). */
-export function pastSlice(entry: PrefixEntry, length: number, kvHeads: number, headDim: number): readonly Float32Array[] {
+/** The first `length` positions of `entry`'s past, in its precision (the entry's own arrays when it is all of it). */
+export function pastSlice(entry: PrefixEntry, length: number, kvHeads: number, headDim: number): readonly FloatArray[] {
   const full = entry.ids.length;
   if (length === full) return entry.past;
   return entry.past.map((array) => {
-    const out = new Float32Array(kvHeads * length * headDim);
+    const out = array instanceof Uint16Array ? new Uint16Array(kvHeads * length * headDim) : new Float32Array(kvHeads * length * headDim);
     for (let h = 0; h < kvHeads; h++) out.set(array.subarray(h * full * headDim, (h * full + length) * headDim), h * length * headDim);
     return out;
   });

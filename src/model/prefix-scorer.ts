@@ -8,21 +8,24 @@
  *   2. one pass per past: the rows' remaining tokens with that past fed at batch 1 (the graph
  *      broadcasts it over the rows), fetching the reward output;
  *   3. the items that share nothing, whole, with an empty past.
- * The pasts stay on that thread: the worker's never cross to the event loop.
+ * The pasts stay on that thread: the worker's never cross to the event loop. A float16 graph's
+ * pasts stay float16 (bit patterns, session-tensors.ts) and its reward output is read as float32
+ * exactly.
  */
 import * as ort from 'onnxruntime-node';
 import type { FeedableInput, PastSpec } from './graph.js';
 import { padBatch, type PaddedBatch, type PaddingLayout } from './padded-batch.js';
 import { pastSlice, PrefixCache, RecentSequences, type PrefixEntry, type PrefixSharing, type PrefixStats } from './prefix-cache.js';
 import { planBatch } from './prefix-plan.js';
+import { floatArray, floatTensor, floatValues, newFloatArray, type FloatArray } from './session-tensors.js';
 
 /** How many recent items' ids are remembered to spot a prefix's second sighting. */
 const RECENT_ITEMS = 1024;
 
-/** The empty past of a plain pass: [1, kv_heads, 0, head_dim] per past input (the graph broadcasts batch 1). */
+/** The empty past of a plain pass: [1, kv_heads, 0, head_dim] per past input (the graph broadcasts batch 1), in the past's type. */
 export function emptyPast(spec: PastSpec): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
-  for (const name of spec.inputs) feeds[name] = new ort.Tensor('float32', new Float32Array(0), [1, spec.kvHeads, 0, spec.headDim]);
+  for (const name of spec.inputs) feeds[name] = floatTensor(spec.type, newFloatArray(spec.type, 0), [1, spec.kvHeads, 0, spec.headDim]);
   return feeds;
 }
 
@@ -70,7 +73,8 @@ export class PrefixScorer {
         stride = width;
         data = new Float32Array(sequences.length * stride);
       }
-      rows.forEach((row, k) => data.set((out.data as Float32Array).subarray(k * width, (k + 1) * width), row * stride));
+      const values = floatValues(out);
+      rows.forEach((row, k) => data.set(values.subarray(k * width, (k + 1) * width), row * stride));
     };
 
     const computed = await this.computePrefixes(plan.compute.map(({ item, length }) => sequences[item].subarray(0, length)));
@@ -95,8 +99,8 @@ export class PrefixScorer {
       const length = ids.length;
       const offset = this.layout.paddingSide === 'left' ? padded.seq - length : 0;
       const past = this.spec.outputs.map((name) => {
-        const present = outputs[name].data as Float32Array;
-        const out = new Float32Array(kvHeads * length * headDim);
+        const present = floatArray(outputs[name]);
+        const out = newFloatArray(this.spec.type, kvHeads * length * headDim);
         for (let h = 0; h < kvHeads; h++) {
           const from = ((row * kvHeads + h) * padded.seq + offset) * headDim;
           out.set(present.subarray(from, from + length * headDim), h * length * headDim);
@@ -110,7 +114,7 @@ export class PrefixScorer {
   }
 
   /** One pass over `rows` after a past of `pastLength` positions (none: an empty past). */
-  private async runSuffixes(rows: readonly Int32Array[], past: readonly Float32Array[], pastLength: number): Promise<ort.Tensor> {
+  private async runSuffixes(rows: readonly Int32Array[], past: readonly FloatArray[], pastLength: number): Promise<ort.Tensor> {
     const padded = padBatch(rows, this.layout, this.feedSet);
     const feeds = pastLength === 0 ? emptyPast(this.spec) : this.pastFeeds(past, pastLength);
     Object.assign(feeds, tokenFeeds(pastLength === 0 ? padded : extendByPast(padded, pastLength), this.inputs, padded.seq + pastLength));
@@ -118,9 +122,9 @@ export class PrefixScorer {
     return outputs[this.output];
   }
 
-  private pastFeeds(past: readonly Float32Array[], length: number): Record<string, ort.Tensor> {
+  private pastFeeds(past: readonly FloatArray[], length: number): Record<string, ort.Tensor> {
     const feeds: Record<string, ort.Tensor> = {};
-    this.spec.inputs.forEach((name, k) => (feeds[name] = new ort.Tensor('float32', past[k], [1, this.spec.kvHeads, length, this.spec.headDim])));
+    this.spec.inputs.forEach((name, k) => (feeds[name] = floatTensor(this.spec.type, past[k], [1, this.spec.kvHeads, length, this.spec.headDim])));
     return feeds;
   }
 }

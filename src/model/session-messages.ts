@@ -21,9 +21,15 @@ export type SessionRequest =
   | { kind: 'score'; id: number; sequences: Int32Array[] }
   | { kind: 'release' };
 
+/** The passes a worker ran on a GPU device before it said ready (shader and kernel compilation). */
+export interface WarmUp {
+  passes: number;
+  ms: number;
+}
+
 /** Worker -> main thread. */
 export type SessionReply =
-  | { kind: 'ready'; device: string; inputs: readonly InferenceSession.ValueMetadata[]; outputs: readonly InferenceSession.ValueMetadata[] }
+  | { kind: 'ready'; device: string; inputs: readonly InferenceSession.ValueMetadata[]; outputs: readonly InferenceSession.ValueMetadata[]; warmUp?: WarmUp }
   | { kind: 'open_failed'; message: string; modelError?: ErrorFields['model_error'] }
   | { kind: 'result'; id: number; data: Float32Array; dims: number[]; ms: number; prefix?: PrefixStats }
   | { kind: 'failed'; id: number; message: string };

@@ -11,6 +11,9 @@
  * longer than `maxMs`, and under load, when batches follow each other, every pass goes to the
  * worker (InlinePolicy, inline-policy.ts; settings inline_max_ms, inline_min_idle_ms,
  * inline_max_model_mib).
+ *
+ * A float16 graph's reward output reaches the caller as float32, converted exactly
+ * (session-tensors.ts), on the worker and inline alike.
  */
 import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
@@ -23,7 +26,8 @@ import { DEFAULT_INLINE_POLICY, type InlinePolicy } from './inline-policy.js';
 import type { PrefixStats } from './prefix-cache.js';
 import { emptyPast, PrefixScorer } from './prefix-scorer.js';
 import { pastSpec, type PastSpec } from './graph.js';
-import type { SessionReply, SessionRequest, SharingSetup } from './session-messages.js';
+import type { SessionReply, SessionRequest, SharingSetup, WarmUp } from './session-messages.js';
+import { floatValues } from './session-tensors.js';
 
 // Under a TypeScript loader (tests) this module is .ts and so is its worker.
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './session-worker.ts' : './session-worker.js', import.meta.url);
@@ -76,6 +80,8 @@ export class ThreadSession {
     private readonly modelFile: string,
     private readonly options: InferenceSession.SessionOptions,
     private readonly inlinePolicy: Readonly<InlinePolicy>,
+    /** The warm-up passes the worker ran before it said ready (a GPU device only). */
+    readonly warmUp: WarmUp | undefined,
   ) {
     this.past = pastSpec(modelFile, inputMetadata, outputMetadata);
     worker.on('message', (reply: SessionReply) => {
@@ -115,7 +121,7 @@ export class ThreadSession {
       worker.once('message', (reply: SessionReply) => {
         worker.off('error', onError);
         if (reply.kind === 'ready') {
-          resolve(new ThreadSession(worker, reply.device as Exclude<Device, 'auto'>, reply.inputs, reply.outputs, modelFile, options, inline));
+          resolve(new ThreadSession(worker, reply.device as Exclude<Device, 'auto'>, reply.inputs, reply.outputs, modelFile, options, inline, reply.warmUp));
         } else if (reply.kind === 'open_failed') {
           void worker.terminate();
           // The worker's model error names its own file.
@@ -166,7 +172,7 @@ export class ThreadSession {
         const tensors: Record<string, ort.Tensor> = this.past ? emptyPast(this.past) : {};
         for (const [name, data] of Object.entries(feeds)) tensors[name] = new ort.Tensor('int64', data, dims);
         const out = (await session.run(tensors, [output]))[output] as ort.Tensor;
-        return { data: out.data as Float32Array, dims: out.dims };
+        return { data: floatValues(out), dims: out.dims };
       }, tokens);
     }
     return this.post({ kind: 'run', id: this.nextId++, feeds, dims, output }, tokens);

@@ -4,14 +4,21 @@
  * thread, so here it blocks this worker instead of the server's event loop. For a graph that
  * takes a past, a plain batch gets an empty past, and with prefix sharing on the worker also
  * owns the PrefixScorer and its cache of pasts.
+ *
+ * On a GPU device the worker warms the session up before it says ready: the first pass of each
+ * kind of shape compiles that provider's kernels (WebGPU: its shaders, seconds each on a software
+ * Vulkan device; CUDA: kernel selection), so it is paid here, before the server's /ready, rather
+ * than by the first requests. Float16 outputs become float32 exactly (session-tensors.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { WarmServeError } from '../errors.js';
 import { createSessionOn, type Device } from './device.js';
-import { emptyPast, PrefixScorer } from './prefix-scorer.js';
-import { pastSpec } from './graph.js';
-import type { SessionReply, SessionRequest } from './session-messages.js';
+import { emptyPast, PrefixScorer, tokenFeeds } from './prefix-scorer.js';
+import { checkGraph, pastSpec, type GraphSignature } from './graph.js';
+import { padBatch } from './padded-batch.js';
+import type { SessionReply, SessionRequest, WarmUp } from './session-messages.js';
+import { floatValues } from './session-tensors.js';
 
 const { modelFile, device, options } = workerData as { modelFile: string; device: Device; options: ort.InferenceSession.SessionOptions };
 const port = parentPort!;
@@ -22,7 +29,9 @@ try {
   const session = opened.session;
   const past = pastSpec(modelFile, session.inputMetadata, session.outputMetadata);
   let scorer: PrefixScorer | undefined;
-  post({ kind: 'ready', device: opened.device, inputs: session.inputMetadata, outputs: session.outputMetadata });
+  // A graph the engine cannot use is refused with checkGraph's message before any pass.
+  const warm = opened.device === 'cpu' ? undefined : await warmUp(session, checkGraph(modelFile, session.inputMetadata, session.outputMetadata));
+  post({ kind: 'ready', device: opened.device, inputs: session.inputMetadata, outputs: session.outputMetadata, warmUp: warm });
   port.on('message', (request: SessionRequest) => {
     if (request.kind === 'release') {
       void session.release().finally(() => port.close());
@@ -48,8 +57,8 @@ try {
     for (const [name, data] of Object.entries(request.feeds)) feeds[name] = new ort.Tensor('int64', data, request.dims);
     session.run(feeds, [request.output]).then((outputs) => {
       const out = outputs[request.output] as ort.Tensor;
-      // A copy the size of the logits (batch x labels), so the buffer can be handed over.
-      reply(Float32Array.from(out.data as Float32Array), out.dims);
+      // A float32 copy the size of the logits (batch x labels), so the buffer can be handed over.
+      reply(floatValues(out), out.dims);
     }, fail);
   });
 } catch (err) {
@@ -58,4 +67,30 @@ try {
   const modelError = e instanceof WarmServeError && e.type === 'model_error' ? (e as WarmServeError<'model_error'>).fields : undefined;
   post({ kind: 'open_failed', message: e.message, modelError });
   port.close();
+}
+
+/**
+ * Warm-up passes on a GPU device, each a shape class the server runs: one item, a padded batch
+ * (with an empty past when the graph takes one), and for a graph that takes a past the passes
+ * of prefix sharing (a shared prefix computed, its present fed back as a batch-1 past to two
+ * suffixes). Token id 1 throughout: shapes, not values, select the kernels.
+ */
+async function warmUp(session: ort.InferenceSession, { inputs, output, past }: GraphSignature): Promise<WarmUp> {
+  const start = performance.now();
+  const feedSet = new Set<string>(inputs);
+  const layout = { padTokenId: 0, paddingSide: 'right' as const };
+  const ones = (n: number) => new Int32Array(n).fill(1);
+  let passes = 0;
+  for (const batch of [[ones(7)], [ones(13), ones(5), ones(9)]]) {
+    await session.run({ ...(past ? emptyPast(past) : {}), ...tokenFeeds(padBatch(batch, layout, feedSet), inputs) }, [output]);
+    passes++;
+  }
+  if (past) {
+    // two items sharing 16 tokens: the prefix pass (presents fetched), then the suffixes after it
+    const scorer = new PrefixScorer(session, past, inputs, output, layout, { minTokens: 4, cacheBytes: 0 });
+    const shared = ones(16);
+    await scorer.score([Int32Array.of(...shared, 2), Int32Array.of(...shared, 1, 1, 2)]);
+    passes += 2;
+  }
+  return { passes, ms: performance.now() - start };
 }
