@@ -357,11 +357,11 @@ export const errors = {
   validation: (field: FieldPath, problem: string, hint?: string) => new WarmServeError('validation_error', { field, problem, hint }),
   /** Schema issues already formatted with their field paths (`items[0].completion: is required; ...`). */
   invalidFields: (issues: string) => new WarmServeError('validation_error', { problem: issues }),
-  /** An item over the model's max_length with truncate: false. */
-  itemTooLong: (index: number, tokens: number, maxLength: number) =>
+  /** An item over the model's max_length with truncate: false; `exact` false: `tokens` is a lower bound (a long text counted from its tail). */
+  itemTooLong: (index: number, tokens: number, maxLength: number, exact = true) =>
     new WarmServeError('validation_error', {
       field: ['items', index],
-      problem: `${tokens} tokens (special tokens included) exceed max_length ${maxLength}`,
+      problem: `${exact ? '' : 'at least '}${tokens} tokens (special tokens included) exceed max_length ${maxLength}`,
       limit: maxLength,
       setting: 'max_length',
       hint: 'shorten the item or allow truncation (truncate: true)',

@@ -141,10 +141,11 @@ t.test('vLLM POST /classify: verl reads data[-1].probs[-1] as the raw reward', a
   t.ok(close(plain.json.data[0].probs[0], sigmoid(reward)), 'activation on by default: sigmoid(reward)');
   t.same(plain.json.data.map((d: Json) => d.index), [0, 1]);
 
-  const ids = await call(base, 'POST', '/classify', { model: 'm', input: [1, 2, 3] });
-  t.equal(ids.status, 400, "vLLM's status for a bad request");
-  t.match(ids.json.error, /^input: expected a string or a non-empty list of strings/);
-  t.equal(ids.json.error_type, 'validation_error');
+  // Token ids are taken as vLLM takes them (test/trainers.test.ts); anything else is vLLM's 400.
+  const objects = await call(base, 'POST', '/classify', { model: 'm', input: [{ text }] });
+  t.equal(objects.status, 400, "vLLM's status for a bad request");
+  t.match(objects.json.error, /^input\[0\]: expected a string, a non-empty list of strings, a non-empty list of token ids, or a list of non-empty token-id lists/);
+  t.equal(objects.json.error_type, 'validation_error');
   t.equal((await call(base, 'POST', '/classify', '{"input": ')).status, 400);
 });
 
@@ -158,6 +159,9 @@ t.test('not ready: every compatibility route answers 503 with Retry-After', asyn
     ['/predict', { inputs: 'a' }],
     ['/rerank', { query: 'a', texts: ['b'] }],
     ['/classify', { input: 'a' }],
+    ['/reward', { prompt: 'a', response: 'b' }],
+    ['/v1/embeddings', { input: 'a' }],
+    ['/tokenize', { prompt: 'a' }],
   ] as const) {
     const res = await call(url, 'POST', path, body);
     t.equal(res.status, 503, path);

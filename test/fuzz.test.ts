@@ -204,11 +204,12 @@ t.test('1 MB texts are scored (truncated to max_length) with finite rewards', as
 t.test('a non-finite model output is a 500 engine_error, never a number', async (t) => {
   for (const value of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
     poison = value;
-    const res = await call(server.url, 'POST', '/v1/score', { items: [{ text: 'Once upon a time' }] });
+    // A text nothing else scores: the reward cache answers a repeat without a forward pass.
+    const res = await call(server.url, 'POST', '/v1/score', { items: [{ text: `A poisoned batch: ${value}` }] });
     t.equal(res.status, 500, `${value}`);
     t.equal(res.json?.error_type, 'engine_error');
     t.match(res.json?.error, new RegExp(`non-finite reward \\(${String(value).replace('+', '')}\\)`));
-    const compat = await call(server.url, 'POST', '/get_reward', { query: ['fine'] });
+    const compat = await call(server.url, 'POST', '/get_reward', { query: [`A fine batch after ${value}`] });
     t.equal(compat.status, 200, 'the next batch is fine');
   }
 });

@@ -41,3 +41,11 @@ t.test('the refused list is named by its path; strings do not count', async (t) 
   t.equal(jsonShapeProblem('{"items":[ ]}', 8, 0), undefined, 'an empty list has no elements');
   t.same(jsonShapeProblem('[[[[]]]]', 3, 10), { kind: 'depth' });
 });
+
+t.test('lists of numbers only (token ids) have their own limit when one is given', async (t) => {
+  t.equal(jsonShapeProblem('{"items":[{"input_ids":[1,2,3,-4]}]}', 8, 2, 4), undefined, 'four numbers pass a numbers limit of 4 over a list limit of 2');
+  t.same(jsonShapeProblem('{"items":[{"input_ids":[1,2,3,4,5]}]}', 8, 2, 4), { kind: 'numbers', path: 'items[0].input_ids' });
+  t.same(jsonShapeProblem('{"input":[1,2,"a"]}', 8, 2, 4), { kind: 'list', path: 'input' }, 'a string among numbers: an ordinary list');
+  t.same(jsonShapeProblem('{"input":[[1],[2],[3]]}', 8, 2, 4), { kind: 'list', path: 'input' }, 'a list of id lists counts its lists');
+  t.same(jsonShapeProblem('[1,2,3]', 8, 4, 2), { kind: 'numbers', path: 'body' }, 'a numbers limit below the list limit binds too');
+});

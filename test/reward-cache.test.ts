@@ -71,3 +71,27 @@ t.test('a failed batch caches nothing', async (t) => {
   await t.rejects(engine.run([ids(1)]), /boom/);
   t.equal(engine.stats.items, 0);
 });
+
+t.test('heads are cached apart, per item; a non-finite output is not kept', async (t) => {
+  const inner = new SumEngine();
+  // With heads: each item's (sum, -sum) after the rewards; a NaN reward for ids summing to 0.
+  const run = inner.run.bind(inner);
+  inner.run = async (sequences, options = {}) => {
+    const rewards = await run(sequences, options);
+    rewards.forEach((r, i) => (rewards[i] = r === 0 ? Number.NaN : r));
+    if (!options.heads) return rewards;
+    const out = new Float32Array(rewards.length + 2 * sequences.length);
+    out.set(rewards);
+    sequences.forEach((s, i) => out.set([rewards[i], -rewards[i]], rewards.length + 2 * i));
+    return out;
+  };
+  const engine = new RewardCachingEngine(inner, 10);
+  t.same([...(await engine.run([ids(2), ids(3)], { heads: true }))], [2, 3, 2, -2, 3, -3], 'rewards, then each item\'s heads');
+  t.same([...(await engine.run([ids(3)]))], [3], 'a plain request does not get heads');
+  t.equal(inner.computed, 3, 'and is computed apart');
+  t.same([...(await engine.run([ids(3), ids(2)], { heads: true }))], [3, 2, 3, -3, 2, -2], 'heads from the cache, in order');
+  t.equal(inner.computed, 3);
+  await engine.run([ids(0)]);
+  await engine.run([ids(0)]);
+  t.equal(inner.computed, 5, 'the NaN was not cached: its repeat ran again');
+});

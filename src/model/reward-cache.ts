@@ -65,7 +65,8 @@ export class RewardCachingEngine implements Engine {
         const entry = new Float32Array(width + heads);
         for (let k = 0; k < width; k++) entry[k] = fresh[k * rows.length + r];
         entry.set(fresh.subarray(rows.length * width + r * heads, rows.length * width + (r + 1) * heads), width);
-        this.put(keys[i], entry);
+        // A non-finite output fails its batch (runner.ts); kept, it would fail every repeat too.
+        if (entry.every(Number.isFinite)) this.put(keys[i], entry);
         found[i] = entry;
       });
     }

@@ -15,6 +15,14 @@ import { tailOf, tailRule, type TailRule } from './tokenizer-tail.js';
 // characters per kept token is long enough for nearly every text on the first try.
 const TAIL_CHARS_PER_TOKEN = 3;
 
+/**
+ * Longest text whose length is made exact when asked (exactLength): a full encode costs time
+ * and memory in proportion (1 MiB: ~1.9 s and ~260 MB on a busy 2-core machine), so a longer
+ * text is encoded from its tail and its length is a lower bound. 32 Ki characters, the per-item
+ * limit before long rollouts were accepted.
+ */
+export const EXACT_LENGTH_MAX_CHARS = 32768;
+
 /** What the model reads for one item: its text, or token ids sent as they are to be scored. */
 export type ModelInput = string | readonly number[];
 
@@ -34,8 +42,9 @@ export interface EncodedItem {
 /** Options of ModelTokenizer.encode. */
 export interface EncodeOptions {
   /**
-   * fullLength must be exact (default), e.g. to quote it in an error. false lets a long text be
-   * encoded from its tail only; ids and truncated are the same either way.
+   * fullLength must be exact (default), e.g. to quote it in an error, for texts up to
+   * EXACT_LENGTH_MAX_CHARS characters. false lets any long text be encoded from its tail only;
+   * ids and truncated are the same either way.
    */
   exactLength?: boolean;
   /** Keep at most this many tokens (below the model's max_length: vLLM's truncate_prompt_tokens). Default max_length. */
@@ -122,13 +131,14 @@ export class ModelTokenizer {
       else (bos && input.startsWith(bos) ? verbatim : withSpecials).push(i);
     });
     const texts = inputs as readonly string[];
-    const rule = options.exactLength === false ? this.tailRule : undefined;
+    const rule = this.tailRule;
+    const exact = (text: string) => options.exactLength !== false && text.length <= EXACT_LENGTH_MAX_CHARS;
     const run = async (indices: number[], addSpecialTokens: boolean) => {
       // The window grows for a tail that held fewer than maxLength model tokens; a window that
       // covers the whole text encodes it in full (tailOf returns undefined).
       let pending = indices.map((i) => ({ i, window: TAIL_CHARS_PER_TOKEN * maxLength }));
       while (pending.length > 0) {
-        const tails = pending.map(({ i, window }) => (rule && addSpecialTokens ? tailOf(rule, texts[i], window) : undefined));
+        const tails = pending.map(({ i, window }) => (rule && addSpecialTokens && !exact(texts[i]) ? tailOf(rule, texts[i], window) : undefined));
         const encodings = await this.tokenizer.encodeBatch(pending.map(({ i }, k) => tails[k] ?? texts[i]), { addSpecialTokens });
         const retry: typeof pending = [];
         encodings.forEach((e, k) => {

@@ -198,12 +198,12 @@ export class ScoringService {
   private async admit(items: ScoreInput[], opts: ScoreOptions, outputs: { members: boolean; heads: boolean }): Promise<Admitted> {
     const start = performance.now();
     const inputs = await this.formatter.formatAll(items);
-    // Exact lengths only where an error quotes them; otherwise long texts are encoded from their tail.
+    // Exact lengths only where an error quotes them (up to EXACT_LENGTH_MAX_CHARS); otherwise long texts are encoded from their tail.
     const encoded = await this.tokenizer.encode(inputs, { exactLength: opts.truncate === false, maxLength: opts.maxTokens });
     if (opts.truncate === false) {
       const i = encoded.findIndex((e) => e.truncated);
       if (i >= 0) {
-        throw errors.itemTooLong(i, encoded[i].fullLength, this.directory.maxLength);
+        throw errors.itemTooLong(i, encoded[i].fullLength, this.directory.maxLength, encoded[i].lengthExact);
       }
     }
     const tokenizeMs = performance.now() - start;

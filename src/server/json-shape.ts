@@ -40,11 +40,11 @@ interface Level {
 
 /**
  * The first way `text` breaks the limits: nesting deeper than `maxDepth` levels (`[]` is one
- * level), a list of more than `maxElements` elements, or a list of numbers only (token ids) of
- * more than `maxNumbers` (default `maxElements`): numbers parse and check cheaply. Undefined when
- * it keeps them.
+ * level), a list of more than `maxElements` elements, or, when `maxNumbers` is given, a list of
+ * numbers only (token ids) of more than `maxNumbers` (numbers parse and check cheaply, so that
+ * limit can be far higher). Undefined when it keeps them.
  */
-export function jsonShapeProblem(text: string, maxDepth: number, maxElements: number, maxNumbers = maxElements): ShapeProblem | undefined {
+export function jsonShapeProblem(text: string, maxDepth: number, maxElements: number, maxNumbers?: number): ShapeProblem | undefined {
   const levels: Level[] = [];
   let valueStarted = false; // inside the innermost array: whether the current element has begun
   for (let i = 0; i < text.length; i++) {
@@ -53,10 +53,8 @@ export function jsonShapeProblem(text: string, maxDepth: number, maxElements: nu
     const top = levels[levels.length - 1];
     if (top?.array && !valueStarted && c !== CLOSE_ARRAY) {
       valueStarted = true;
-      top.numbers &&= c === MINUS || (c >= DIGIT_0 && c <= DIGIT_9);
-      if (++top.elements > (top.numbers ? Math.max(maxNumbers, maxElements) : maxElements)) {
-        return { kind: top.numbers && maxNumbers > maxElements ? 'numbers' : 'list', path: pathOf(levels) };
-      }
+      top.numbers &&= maxNumbers !== undefined && (c === MINUS || (c >= DIGIT_0 && c <= DIGIT_9));
+      if (++top.elements > (top.numbers ? maxNumbers! : maxElements)) return { kind: top.numbers ? 'numbers' : 'list', path: pathOf(levels) };
     }
     if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
       if (levels.length >= maxDepth) return { kind: 'depth' };
