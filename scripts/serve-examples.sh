@@ -3,7 +3,7 @@
 # it and print each command with its real output. The sets are the sources of:
 #   readme    (default) README.md's "Serve: use it" examples and its Errors examples
 #   ensemble  README.md's "Ensembles" example (the server runs with --ensemble)
-#   compat    examples/curl.md (the OpenRLHF, TEI and vLLM compatibility routes)
+#   compat    examples/curl.md (the OpenRLHF, slime, TEI, vLLM, SGLang and OpenAI compatibility routes)
 # Usage: npm run build && scripts/serve-examples.sh [readme|ensemble|compat] [> examples.md]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,7 +42,7 @@ CHAT='[{"role": "user", "content": "How can I sleep better?"}, {"role": "assista
 
 if [ "$SET" = readme ]; then
   example "$(post /v1/score '{"items": [{"prompt": "'"$Q"'", "completion": "'"$GOOD"'"}, {"messages": '"$CHAT"'}, {"text": "The cat sat on the mat."}]}')"
-  example "$(post /v1/rank '{"prompt": "'"$Q"'", "completions": ["'"$BAD"'", "'"$JUNK"'", "'"$GOOD"'"], "top_k": 2}')"
+  example "$(post /v1/rank '{"prompt": "'"$Q"'", "completions": ["'"$BAD"'", "'"$JUNK"'", "'"$GOOD"'"], "top_k": 2, "normalize": "group"}')"
   example "curl -s localhost:$PORT/v1/info | jq 'del(.merge.inputs, .merge.distances)'"
   example "curl -s localhost:$PORT/health"
   example "curl -si localhost:$PORT/ready | sed -n '1p;\$p'"
@@ -52,7 +52,7 @@ if [ "$SET" = readme ]; then
   echo
   example "$(post /v1/score '{"items": [{"text": "a"}')"
   example "$(post /v1/score '{"items": [{"prompt": "Hi"}]}')"
-  example "curl -s localhost:$PORT/v1/score -H 'content-type: application/json' -d '{\"items\": [{\"text\": \"'\$(printf 'a%.0s' {1..40000})'\"}]}'"
+  example "seq -s, 131073 | sed 's/.*/{\"items\": [{\"input_ids\": [&]}]}/' | curl -s localhost:$PORT/v1/score -H 'content-type: application/json' -d @-"
   example "curl -s localhost:$PORT/v1/scores -H 'x-request-id: my-trace-1'"
 elif [ "$SET" = ensemble ]; then
   example "$(post /v1/score '{"items": [{"prompt": "'"$Q"'", "completion": "'"$GOOD"'"}, {"prompt": "'"$Q"'", "completion": "'"$BAD"'"}], "aggregate": "uwo", "return_members": true}') | jq ."
@@ -66,6 +66,12 @@ else
   example "$(post /classify '{"model": "warm-rm", "input": "'"$Q$GOOD"'", "use_activation": false}')"
   example "$(post /classify '{"model": "warm-rm", "input": ["'"$Q$GOOD"'", "'"$Q$BAD"'"]}')"
   example "$(post /v1/score '{"items": [{"text": "'"$Q$GOOD"'"}]}')"
-  example "$(post /classify '{"input": [1, 2, 3]}' "-w ' HTTP %{http_code}\n'")"
+  example "$(post /reward '{"prompt": "'"$Q"'", "response": "'"$GOOD"'", "label": null}')"
+  example "$(post "'/reward?reward_key=score'" '{"prompt": "'"$Q"'", "response": "'"$GOOD"'", "label": null}')"
+  example "$(post /v1/embeddings '{"model": "warm-rm", "input": "'"$Q$GOOD"'"}')"
+  example "$(post /tokenize '{"prompt": "The cat sat on the mat."}')"
+  example "$(post /v1/score '{"items": [{"input_ids": [1, 291, 280, 294, 262, 294, 353, 265, 284, 294, 426, 2]}]}')"
+  example "$(post /classify '{"input_ids": [[1, 291, 280, 294, 262, 294, 353, 265, 284, 294, 426, 2]]}')"
+  example "$(post /classify '{"input": [{"text": "a"}]}' "-w ' HTTP %{http_code}\n'")"
   example "$(post /rerank '{"query": "Hi", "texts": []}' "-w ' HTTP %{http_code}\n'")"
 fi

@@ -91,7 +91,7 @@ class TrlRewardFunc(unittest.TestCase):
 
 
 class VerlExample(unittest.TestCase):
-    """examples/verl/warm_reward.py sends verl's /classify request and returns the raw reward."""
+    """examples/verl/warm_reward.py sends verl's /classify (vLLM) or /v1/embeddings (SGLang) request and returns the raw reward."""
 
     def test_compute_score_is_the_reward_of_prompt_plus_response(self):
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "verl", "warm_reward.py")
@@ -100,6 +100,9 @@ class VerlExample(unittest.TestCase):
         spec.loader.exec_module(module)
         score = module.compute_score("gsm8k", " there was a cat.", "42", extra_info={"question": "Once upon a time"}, url=URL)
         self.assertAlmostEqual(score, raw_score([{"text": "Once upon a time there was a cat."}])[0], places=5)
+        # verl's SGLang engine request: /v1/embeddings, read data[-1]["embedding"][-1].
+        sglang = module.compute_score("gsm8k", " there was a cat.", "42", extra_info={"question": "Once upon a time"}, url=URL, engine="sglang")
+        self.assertAlmostEqual(sglang, score, places=5)
 
 
 class Retries(unittest.TestCase):

@@ -101,7 +101,7 @@ class WarmClient:
         self.close()
 
     def score(self, items, truncate=None, **fields):
-        """Rewards for items ({"prompt", "completion"}, {"messages"} or {"text"}), in order: the /v1/score answer."""
+        """Rewards for items ({"prompt", "completion"}, {"messages"}, {"text"} or {"input_ids"}), in order: the /v1/score answer."""
         body = dict(fields, items=list(items))
         if truncate is not None:
             body["truncate"] = truncate
@@ -112,7 +112,7 @@ class WarmClient:
         return self.score(items, **options)["rewards"]
 
     def rank(self, prompt, completions, top_k=None, truncate=None, **fields):
-        """The completions of one prompt, best first (best-of-N): the /v1/rank answer."""
+        """The completions of one prompt, best first (best-of-N): the /v1/rank answer (normalize="group" adds GRPO advantages)."""
         body = dict(fields, prompt=prompt, completions=list(completions))
         if top_k is not None:
             body["top_k"] = top_k

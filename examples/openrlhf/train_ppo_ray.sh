@@ -11,6 +11,10 @@
 # them and sends empty lists to spare ones, which warm-serve answers with empty lists.
 #
 # Flag: --reward.remote_url (OpenRLHF 0.10+, namespaced CLI); older releases call it --remote_rm_url.
+#
+# Dynamic filtering (--dynamic_filtering --dynamic_filtering_reward_range 0 1) keeps a group whose
+# mean *score* lies strictly inside the range; serve with --openrlhf-scores sigmoid so that scores are
+# sigmoid(reward), in (0, 1) (rewards stay raw). The default, raw, answers as OpenRLHF's serve_rm.
 set -euo pipefail
 WARM_SERVE_URL=${WARM_SERVE_URL:-http://warm-serve:8000}
 

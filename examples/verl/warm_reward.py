@@ -2,9 +2,10 @@
 
 verl's built-in discriminative reward model (reward_model.enable=True) launches its own vLLM
 servers and posts {"model", "input", "use_activation": False} to their /classify, reading
-data[-1].probs[-1] (verl/experimental/reward_loop/reward_loop.py, compute_score_disrm).
-warm-serve answers that same request, so this function sends exactly it to an external
-warm-serve instead. Point verl at it with custom_reward_function (see config.yaml beside this file);
+data[-1].probs[-1]; with an SGLang reward engine it posts {"model", "input"} to /v1/embeddings
+and reads data[-1]["embedding"][-1] (verl/experimental/reward_loop/reward_loop.py,
+compute_score_disrm). warm-serve answers both requests, so this function sends exactly one of them
+(`engine`: "vllm", the default, or "sglang") to an external warm-serve instead. Point verl at it with custom_reward_function (see config.yaml beside this file);
 `url` (and `api_key`, for a server with API keys; default $WARM_SERVE_API_KEY) arrive from
 custom_reward_function.reward_kwargs.
 
@@ -21,19 +22,24 @@ import urllib.error
 import urllib.request
 
 
-def compute_score(data_source, solution_str, ground_truth, extra_info=None, url="http://localhost:8000", retries=8, api_key=None, **kwargs):
+def compute_score(data_source, solution_str, ground_truth, extra_info=None, url="http://localhost:8000", retries=8, api_key=None, engine="vllm", **kwargs):
     extra_info = extra_info or {}
     prompt = extra_info.get("prompt") or extra_info.get("question") or ""
-    body = json.dumps({"model": "warm-serve", "input": prompt + solution_str, "use_activation": False}).encode()
+    if engine == "sglang":
+        route, payload = "/v1/embeddings", {"model": "warm-serve", "input": prompt + solution_str}
+    else:
+        route, payload = "/classify", {"model": "warm-serve", "input": prompt + solution_str, "use_activation": False}
+    body = json.dumps(payload).encode()
     headers = {"content-type": "application/json"}
     api_key = api_key or os.environ.get("WARM_SERVE_API_KEY")
     if api_key:
         headers["authorization"] = "Bearer " + api_key
-    request = urllib.request.Request(url.rstrip("/") + "/classify", data=body, headers=headers)
+    request = urllib.request.Request(url.rstrip("/") + route, data=body, headers=headers)
     for attempt in range(retries):
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
-                return float(json.loads(response.read())["data"][-1]["probs"][-1])
+                data = json.loads(response.read())["data"][-1]
+                return float(data["embedding"][-1] if engine == "sglang" else data["probs"][-1])
         except urllib.error.HTTPError as err:
             # 503 = queue full or model loading: wait as the server says, like verl retries 5xx.
             if err.code != 503 or attempt == retries - 1:

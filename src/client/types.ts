@@ -15,7 +15,7 @@ import type {
 
 /** What POST /v1/score accepts (optional fields may be left out). */
 export type ScoreRequest = z.input<typeof ScoreRequestSchema>;
-/** One item: {prompt, completion}, {messages} or {text}. */
+/** One item: {prompt, completion}, {messages}, {text} or {input_ids}. */
 export type ScoreItem = z.input<typeof ScoreItemSchema>;
 /** What POST /v1/score returns. */
 export type ScoreResponse = z.output<typeof ScoreResponseSchema>;
