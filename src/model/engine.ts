@@ -25,7 +25,7 @@ export interface Engine {
    */
   readonly members?: readonly string[];
   /** Columns of the model's output (its heads), when the graph declares them; undefined when only a run tells. */
-  readonly heads?: number;
+  readonly headCount?: number;
   /** Prefix sharing, when on (graphs that take a past; src/model/prefix-scorer.ts). */
   readonly prefixSharing?: PrefixSharing;
   /** The prefix caches' figures, summed over the engine's sessions; undefined when sharing is off. */

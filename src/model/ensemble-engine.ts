@@ -71,8 +71,8 @@ export class EnsembleEngine implements Engine {
   }
 
   /** The merged model's heads (return_heads reports the model's, not the members'). */
-  get heads(): number | undefined {
-    return this.model.heads;
+  get headCount(): number | undefined {
+    return this.model.headCount;
   }
 
   get prefixSharing(): PrefixSharing | undefined {

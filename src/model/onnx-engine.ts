@@ -62,7 +62,7 @@ export class OnnxEngine implements Engine {
     readonly executionProvider: string,
     readonly prefixSharing: PrefixSharing | undefined,
     /** Output columns as the graph declares them (undefined when symbolic). */
-    readonly heads: number | undefined,
+    readonly headCount: number | undefined,
   ) {
     this.inputs = signature.inputs;
     this.feeds = new Set(signature.inputs);

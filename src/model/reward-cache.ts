@@ -36,8 +36,8 @@ export class RewardCachingEngine implements Engine {
   get members(): readonly string[] | undefined {
     return this.inner.members;
   }
-  get heads(): number | undefined {
-    return this.inner.heads;
+  get headCount(): number | undefined {
+    return this.inner.headCount;
   }
   get prefixSharing() {
     return this.inner.prefixSharing;

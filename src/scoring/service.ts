@@ -136,7 +136,7 @@ export class ScoringService {
       inputs: [...engine.inputs],
       prefix_sharing: engine.prefixSharing ? { enabled: true, min_tokens: engine.prefixSharing.minTokens, cache_mb: engine.prefixSharing.cacheBytes / 2 ** 20 } : { enabled: false },
       reward_cache: { items: engine instanceof RewardCachingEngine ? engine.maxItems : 0 },
-      head_names: headNames(dir, engine.heads),
+      head_names: headNames(dir, engine.headCount),
       ...(dir.headWeights ? { head_weights: [...dir.headWeights] } : {}),
       ...(this.memberNames.length > 0 ? { ensemble: { members: [...this.memberNames], uwo_lambda: parts.uwoLambda } } : {}),
     };

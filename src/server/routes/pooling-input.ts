@@ -60,7 +60,7 @@ export const PoolingTruncationShape = {
     .int()
     .min(-1)
     .nullish()
-    .describe("keep only the last k tokens of each input (k below the model's max_length); -1 or null: max_length, warm-serve's own cut"),
+    .describe("cut each input to k tokens (below the model's max_length) as max_length cuts: its leading special tokens, then its last tokens; -1 or null: max_length"),
   truncation_side: z
     .enum(['left', 'right'])
     .nullish()
