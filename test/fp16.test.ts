@@ -69,6 +69,9 @@ t.test('merge float16 checkpoints and graphs, then serve them: the float32 merge
   const d = maxDiff(halfRewards, fullRewards);
   t.ok(d <= FP16_TOLERANCE, `float16 merge vs float32 merge: max |diff| ${d.toExponential(2)} over ${halfRewards.length} rewards (bound ${FP16_TOLERANCE})`);
   t.ok(d > 0, 'the float16 model is not secretly the float32 one');
+  const metrics = await (await fetch(`${servers[0].url}/metrics`)).text();
+  const reused = Number(/^warm_serve_prefix_tokens_reused_total (\S+)/m.exec(metrics)?.[1]);
+  t.ok(reused > 0, `the groups went through prefix sharing: ${reused} prefix tokens reused from float16 pasts`);
   const shared = maxDiff(halfRewards, wholeRewards);
   t.ok(shared <= 1e-3, `prefix sharing (float16 pasts fed back) vs whole passes: max |diff| ${shared.toExponential(2)}`);
 });

@@ -48,7 +48,16 @@ export function newFloatArray(type: FloatType, length: number): FloatArray {
   return type === 'float16' ? new Uint16Array(length) : new Float32Array(length);
 }
 
-/** A float tensor of `type` over `data` (float16: its bit patterns). */
+/**
+ * A float tensor of `type` over `data` (float16: its bit patterns). Where the engine has
+ * Float16Array (Node 24), onnxruntime-common wraps float16 bits in one, and onnxruntime-node
+ * 1.30's binding reads a Float16Array input as empty ("not enough space: expected N, got 0");
+ * so the tensor is handed to the binding with its Uint16Array as its data (test/fp16.test.ts
+ * runs float16 pasts through the prefix path on Node 24 too).
+ */
 export function floatTensor(type: FloatType, data: FloatArray, dims: readonly number[]): ort.Tensor {
-  return type === 'float16' ? new ort.Tensor('float16', data as Uint16Array, dims) : new ort.Tensor('float32', data as Float32Array, dims);
+  if (type === 'float32') return new ort.Tensor('float32', data as Float32Array, dims);
+  const tensor = new ort.Tensor('float16', data as Uint16Array, dims);
+  if (!(tensor.data instanceof Uint16Array)) Object.defineProperty(tensor, 'data', { value: data, enumerable: true });
+  return tensor;
 }
