@@ -13,7 +13,9 @@
 #                     (bookworm's 22.3 lacks shaderUniform*ArrayDynamicIndexing); where apt offers no
 #                     Mesa 25 and the system is Debian 12 (bookworm), the bookworm-backports suite is
 #                     added as /etc/apt/sources.list.d/warm-serve-bookworm-backports.sources (deb822)
-#                     and these two come from there (apt-get install -t bookworm-backports).
+#                     and these two come from there (apt-get install -t bookworm-backports), with
+#                     Mesa's other installed drivers (GL, EGL, VA, VDPAU) and libdrm moved to the
+#                     same version: they share Mesa 25's mesa-libgallium.
 # Installs the missing ones when it can (root and apt-get); otherwise prints the apt-get line to
 # run, and the tests that need them fail naming the package.
 set -eu
@@ -70,7 +72,7 @@ choose_vulkan_source() {
     cat >"$BACKPORTS" <<'SOURCES'
 # Added by warm-serve's scripts/test-deps.sh: Mesa 25 (lavapipe, a software Vulkan device that
 # onnxruntime's WebGPU provider accepts) for test/webgpu.test.ts. Backports are installed only
-# when asked for by name (-t bookworm-backports); nothing else is upgraded from this suite.
+# when asked for (-t bookworm-backports): Mesa's drivers and libdrm, which Mesa 25 needs.
 Types: deb
 URIs: http://deb.debian.org/debian
 Suites: bookworm-backports
