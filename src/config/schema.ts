@@ -101,7 +101,7 @@ export const ServeConfigSchema = z.strictObject({
     .enum(DEVICES)
     .default('cpu')
     .describe(
-      "where to run: cpu; cuda or tensorrt (onnxruntime-node's CUDA 12 build, docker/Dockerfile.gpu); webgpu (bundled, needs Vulkan); auto = cuda, else webgpu, else cpu",
+      "where to run: cpu; cuda or tensorrt (onnxruntime-node's CUDA 12 build, docker/Dockerfile.gpu); webgpu (bundled, needs Vulkan); auto = cuda, else webgpu where a GPU device node exists (/dev/dri/renderD*, /dev/nvidia*, /dev/dxg), else cpu",
     ),
   // The worker-thread vs main-thread choice of each forward pass (src/model/inline-policy.ts).
   inline_max_ms: z

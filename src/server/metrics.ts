@@ -140,6 +140,16 @@ export class ServerMetrics {
     cacheMetric('gauge', 'warm_serve_reward_cache_items', 'Rewards held by the reward cache', (f) => f.reward?.items);
   }
 
+  /** The model served and where it runs, once loaded (1 per model; the labels carry the facts). */
+  modelInfo(model: string, executionProvider: string): void {
+    new Gauge({
+      name: 'warm_serve_model_info',
+      help: 'The model served (label model) and the execution provider its sessions run on (cpu, cuda, tensorrt, webgpu); always 1',
+      labelNames: ['model', 'execution_provider'] as const,
+      registers: [this.registry],
+    }).set({ model, execution_provider: executionProvider }, 1);
+  }
+
   /** Read the cache metrics from `source` at each scrape. */
   watchCaches(source: () => CacheFigures): void {
     this.caches = source;

@@ -56,6 +56,7 @@ export async function startServer(
     for (const warning of service.directory.warnings) app.log.warn({ model: service.info.name }, warning);
     await service.warmup();
     metrics.watchCaches(() => service.cacheStats());
+    metrics.modelInfo(service.info.name, service.info.execution_provider);
     state.markReady(service);
     app.log.info(
       { model: service.info.name, max_length: service.info.max_length, load_ms: Math.round(performance.now() - started) },
