@@ -76,3 +76,18 @@ t.test('the cache is bounded in bytes, least recently used out first', async (t)
   t.ok(cache.lookup(ids(range(0, 10), [1]), 10), 'the refreshed one stayed');
   t.notOk(new PrefixCache(0, 4).insert(a), 'a cache of 0 bytes keeps nothing');
 });
+
+t.test('a short cached prefix (a shared header) does not hide the longer prompt a group shares', async (t) => {
+  const cache = new PrefixCache(1e6, 4);
+  const recent = new RecentSequences(16, 4);
+  const header = range(10, 5);
+  cache.insert(entry(ids(header)));
+  const prompt = [...header, ...range(40, 20)];
+  const group = planBatch([ids(prompt, [1]), ids(prompt, [2, 3]), ids(header, [99, 98, 97])], cache, recent);
+  t.same(group.compute, [{ item: 0, length: 25 }], 'the whole prompt is computed');
+  t.same(group.groups.find((g) => g.past === 0)?.rows, [0, 1]);
+  t.same(group.groups.find((g) => g.past !== 0)?.rows, [2], 'the item that shares only the header takes the cached header');
+  // Alone in its batch, an item sharing the prompt with a recent item computes it too.
+  const single = planBatch([ids(prompt.slice(0, 22), [7, 7])], cache, recent);
+  t.same(single.compute, [{ item: 0, length: 22 }]);
+});

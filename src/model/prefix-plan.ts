@@ -5,7 +5,7 @@
  * prompt/completion boundary and keep-the-tail truncation all change ids, and only equal ids
  * have equal pasts. Plain TypeScript: the plan is carried out by PrefixScorer.
  */
-import { commonPrefix, type PrefixCache, type PrefixEntry, type RecentSequences } from './prefix-cache.js';
+import { commonPrefix, type PrefixCache, type PrefixEntry, type PrefixMatch, type RecentSequences } from './prefix-cache.js';
 
 /** Rows scored from one past: its first `length` positions, then each row's remaining tokens. */
 export interface SuffixGroup {
@@ -33,62 +33,86 @@ function compareIds(a: Int32Array, b: Int32Array): number {
 
 /**
  * Plan `sequences`: each item leaves at least its last token to the suffix pass (its reward is
- * read there). Items found in `cache` reuse that past (grouped per entry at the shortest length
- * any of them matches); the other items are sorted by ids and neighbours sharing at least
- * `cache.minTokens` ids form a group whose common prefix is computed once; a lone item whose
- * prefix a recent item shared gets that prefix computed (the second sighting); the rest run
- * whole. Every item is then remembered in `recent`.
+ * read there), and takes the longest prefix it can get of three:
+ *   - the longest cached past it matches (no pass);
+ *   - the common prefix of its run: items sorted by ids, neighbours sharing at least
+ *     `cache.minTokens` ids form a run whose common prefix is computed once;
+ *   - for an item alone in the batch, the prefix it shares with a recent item (its second
+ *     sighting: computed now and cached, so later items of its group find it).
+ * A computed prefix must beat the item's cached match, so a short cached prefix (a shared
+ * template header, say) never hides its group's whole prompt. Items reusing one cached entry are
+ * grouped at the shortest length any of them matches; items with none of the three run whole.
+ * Every item is then remembered in `recent`.
  */
 export function planBatch(sequences: readonly Int32Array[], cache: PrefixCache, recent: RecentSequences): PrefixPlan {
   const minTokens = cache.minTokens;
-  const byEntry = new Map<PrefixEntry, SuffixGroup>();
-  const misses: number[] = [];
-  const whole: number[] = [];
+  const plan: PrefixPlan = { compute: [], groups: [], whole: [] };
+  const eligible: number[] = [];
+  const cached = new Map<number, PrefixMatch>();
   sequences.forEach((ids, i) => {
     if (ids.length <= minTokens) {
-      whole.push(i);
+      plan.whole.push(i);
       return;
     }
+    eligible.push(i);
     const match = cache.lookup(ids, ids.length - 1);
+    if (match) cached.set(i, match);
+  });
+
+  const byEntry = new Map<PrefixEntry, SuffixGroup>();
+  const useCached = (i: number) => {
+    const match = cached.get(i);
     if (!match) {
-      cache.counters.misses++;
-      misses.push(i);
+      plan.whole.push(i);
       return;
     }
-    cache.counters.hits++;
     const group = byEntry.get(match.entry);
     if (group) {
       group.rows.push(i);
       group.length = Math.min(group.length, match.length);
     } else byEntry.set(match.entry, { past: match.entry, length: match.length, rows: [i] });
-  });
+  };
+  const cachedLength = (i: number) => cached.get(i)?.length ?? 0;
 
-  const plan: PrefixPlan = { compute: [], groups: [...byEntry.values()], whole };
-  misses.sort((a, b) => compareIds(sequences[a], sequences[b]));
-  for (let start = 0; start < misses.length; ) {
-    // Extend the run while the next item shares >= minTokens ids with the run's common prefix.
-    let length = sequences[misses[start]].length - 1;
+  eligible.sort((a, b) => compareIds(sequences[a], sequences[b]));
+  // Neighbours' common prefixes (each item keeps its last token). A run ends where that drops
+  // below minTokens or to less than half a neighbouring pair's: a short shared header between two
+  // groups does not merge them at the header's length.
+  const shared = eligible.slice(1).map((b, k) => {
+    const x = sequences[eligible[k]];
+    const y = sequences[b];
+    return commonPrefix(x, y, Math.min(x.length, y.length) - 1);
+  });
+  const ends = (k: number) => shared[k] < minTokens || 2 * shared[k] < Math.max(shared[k - 1] ?? 0, shared[k + 1] ?? 0);
+  for (let start = 0; start < eligible.length; ) {
     let end = start + 1;
-    while (end < misses.length) {
-      const next = sequences[misses[end]];
-      const shared = commonPrefix(sequences[misses[start]], next, Math.min(length, next.length - 1));
-      if (shared < minTokens) break;
-      length = shared;
-      end++;
-    }
-    const rows = misses.slice(start, end);
+    let length = Infinity;
+    while (end < eligible.length && !ends(end - 1)) length = Math.min(length, shared[end++ - 1]);
+    let rows = eligible.slice(start, end);
     start = end;
     if (rows.length === 1) {
       const ids = sequences[rows[0]];
       length = recent.longest(ids, ids.length - 1);
-      if (length < minTokens) {
-        whole.push(rows[0]);
-        continue;
-      }
+    }
+    // Rows whose cached match is at least as long as the prefix to compute take the cache.
+    const better = rows.filter((i) => cachedLength(i) >= length);
+    better.forEach(useCached);
+    rows = rows.filter((i) => cachedLength(i) < length);
+    if (rows.length === 0) continue;
+    if (length < minTokens) {
+      rows.forEach(useCached);
+      continue;
     }
     plan.groups.push({ past: plan.compute.length, length, rows });
     plan.compute.push({ item: rows[0], length });
   }
+  let hits = 0;
+  for (const group of byEntry.values()) {
+    plan.groups.push(group);
+    hits += group.rows.length;
+  }
+  cache.counters.hits += hits;
+  cache.counters.misses += eligible.length - hits;
   for (const ids of sequences) recent.add(ids);
   return plan;
 }
