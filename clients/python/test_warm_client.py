@@ -107,7 +107,9 @@ class VerlExample(unittest.TestCase):
 
 class Retries(unittest.TestCase):
     def test_503_is_retried_after_retry_after(self):
-        with WarmClient(os.environ["WARM_SERVE_LOADING_URL"], retry_budget=10) as client:
+        # The server starts loading its model at the first refusal; loading took 6-14 s on a busy
+        # 2-core machine (and over 10 s in CI), so the budget is the client's default 60 s.
+        with WarmClient(os.environ["WARM_SERVE_LOADING_URL"], retry_budget=60) as client:
             started = time.monotonic()
             self.assertEqual(len(client.rewards([{"text": "hello"}])), 1)
         self.assertGreaterEqual(time.monotonic() - started, 1.0, "waited Retry-After: 1")
