@@ -24,7 +24,8 @@ t.test('an engine failure fails only the batch it hit; the server keeps serving'
   const failedBatches: string[][] = [];
   let batches = 0;
   const server = await startServer(
-    testConfig({ max_batch_size: 4, max_queue_delay_ms: 30 }),
+    // No reward cache: the texts are scored once first, and a cache would answer them without the engine.
+    testConfig({ max_batch_size: 4, max_queue_delay_ms: 30, reward_cache_items: 0 }),
     undefined,
     {
       createEngine: wrappedEngine(
