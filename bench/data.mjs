@@ -15,7 +15,7 @@ const ASSISTANT = '\n\nAssistant:';
 const jsonLines = (text) => text.split('\n').filter((line) => line.trim()).map((line) => JSON.parse(line));
 
 /** Every TL;DR summary as an item: the post is the prompt, the summary the completion. */
-function tldrItems() {
+export function tldrItems() {
   return jsonLines(readFileSync(join(DATA, 'tldr', 'batch13.json'), 'utf8')).flatMap(({ info, summaries }) =>
     summaries.map((s) => ({
       prompt: `SUBREDDIT: r/${info.subreddit}\nTITLE: ${info.title}\nPOST: ${info.post}\n\nTL;DR:`,
@@ -25,7 +25,7 @@ function tldrItems() {
 }
 
 /** Every HH answer (chosen and rejected) as an item, split at the last Assistant turn. */
-function hhItems() {
+export function hhItems() {
   return HH_SUBSETS.flatMap((subset) =>
     jsonLines(gunzipSync(readFileSync(join(DATA, 'hh-rlhf', subset, 'test.jsonl.gz'))).toString('utf8')).flatMap((row) =>
       [row.chosen, row.rejected].map((text) => {

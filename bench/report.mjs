@@ -156,6 +156,94 @@ function tuningSection(t) {
   ].join('\n');
 }
 
+/** The section of bench/grpo.mjs (bench/grpo.json): group scoring with and without prefix sharing. */
+function grpoSection(g) {
+  const st = g.settings;
+  const cm = st.models.compute;
+  const rm = st.models.reference;
+  const pct = (v) => (v === null || v === undefined ? 'n/a' : `${f(100 * v, 0)}%`);
+  const rows = [];
+  const add = (run, r) => {
+    for (const mode of ['sharing', 'off']) {
+      const x = r[mode];
+      const first = mode === 'sharing';
+      rows.push([
+        first ? run : '',
+        first ? 'auto (default)' : 'off',
+        `${f(x.items_per_s, 2)} (${x.rounds.map((v) => f(v, 2)).join(', ')})`,
+        first ? `**${f(r.ratio, 2)}**` : '',
+        f(x.items_per_cpu_s, 2),
+        first ? f(r.ratio_per_cpu_s, 2) : '',
+        f(x.server_cpus, 2),
+        f(x.computed_tokens_per_item, 0),
+        f(x.scored_tokens_per_item, 0),
+        pct(x.prefix_cache_hit_rate),
+        x.prefix_cache_evictions,
+        x.reward_cache_hits,
+        f(x.mean_batch_size, 2),
+        f(x.inference_ms_per_batch, 0),
+        x.errors,
+      ]);
+    }
+  };
+  const sweep = g.compute?.sweep ?? [];
+  const at = (group) => sweep.find((r) => r.group === group);
+  if (at(16)) add(`1. per-sample, G=16, ${at(16).clients} clients`, at(16));
+  if (g.compute?.rank) add(`2. /v1/rank, a group per request, ${g.compute.rank.clients} clients`, g.compute.rank);
+  if (at(1)) add(`3. no shared prefixes (G=1), ${at(1).clients} clients`, at(1));
+  if (g.reference) {
+    add(`4. reference model, per-sample, G=16, ${g.reference.per_sample.clients} clients`, g.reference.per_sample);
+    add(`4. reference model, /v1/rank, ${g.reference.rank.clients} clients`, g.reference.rank);
+  }
+  for (const r of sweep.filter((x) => x.group !== 16 && x.group !== 1)) add(`5. per-sample, G=${r.group}, ${r.clients} clients`, r);
+  const mem = g.memory;
+  const poolLine = (name, pool, m) =>
+    `${name}: prompts ${m.prompt_tokens} tokens (measured p10/p50/p90 ${pool.prompt_tokens.p10}/${pool.prompt_tokens.p50}/${pool.prompt_tokens.p90}, BOS included), completions ${m.completion_tokens} (${pool.completion_tokens.p10}/${pool.completion_tokens.p50}/${pool.completion_tokens.p90}, EOS included), from ${pool.prompts} prompts (${pool.prompts_tldr} TL;DR, ${pool.unique_key_prompts} with distinct first 16 tokens) and ${pool.completions} distinct completions`;
+  return [
+    '## Group scoring (prefix sharing)',
+    '',
+    'Why targets were missed, and what was measured around it: [the section after this block](#group-scoring-prefix-sharing-the-targets-missed-and-why).',
+    '',
+    `\`${g.command}\` (also run by \`npm run bench\`), ${g.date.slice(0, 16).replace('T', ' ')} UTC${g.quick ? ' (--quick: short windows, smoke test only)' : ''}, ${f(g.minutes)} min, load average at start ${g.machine.load_average_start}, at end ${g.machine.load_average_end}.`,
+    '',
+    'Settings:',
+    '',
+    `- Servers: \`warm-serve serve\` processes, ${st.modes.sharing} against \`${st.modes.off}\`, both up during a measurement and measured in alternating windows (on, off, off, on, ...; the first mode alternates between measurements): ${cm.rounds} windows per mode (${st.no_share_rounds} for run 3), each ${cm.seconds} s after ${cm.warmup_s} s of warm-up on the compute model, ${rm.seconds} s after ${rm.warmup_s} s on the reference model; items/s per window in brackets. \`${st.serve_flags}\` in both. Batching: ${st.batching}.`,
+    `- Models: ${cm.dir} (bench/make_compute_model.py --max-length 1024 --members 0: the 20.7M-parameter compute model, max_length 1024, a graph with past_key_values) and ${rm.dir} (max_length 128). Every window sends requests no earlier window sent. Code: dist/ built from ${g.code.commit}${g.code.src_modified.length ? ` with uncommitted changes to ${g.code.src_modified.join(', ')}` : ''}.`,
+    `- Texts (bench/grpo-data.mjs, token counts by the model's tokenizer): ${poolLine('compute', g.compute?.pool ?? {}, cm)}; ${g.reference ? poolLine('reference', g.reference.pool, rm) : ''}.`,
+    `- Per-sample: single-item \`/v1/score\` requests from ${st.clients} clients taking the next request from one queue; a trainer step of ${st.step_items} items (${st.step_items}/G prompts × G completions) is shuffled, so a prompt's completions are interleaved with the other prompts' of its step. Rank: one \`/v1/rank\` request per group of ${st.group}. No shared prefixes: every item its own prompt, no two sharing their first 16 token ids.`,
+    '- Columns: items/s is the server\'s: `/metrics` polled every 200 ms, items of the batches started between the first and the last batch start in each window ÷ the time between (`warm_serve_batch_size_sum`), summed over the windows; items per server CPU second: the same items ÷ the server process\'s CPU time over the same spans (/proc; server CPUs = CPU seconds per second, 2 = both cores), the ratio with what other processes on the VM took from the server taken out. Tokens computed per item = tokens per item answered (`warm_serve_scored_tokens_total`) − prefix tokens reused per item batched (`warm_serve_prefix_tokens_reused_total`); these and the cache figures are `/metrics` deltas over the runs. ms per batch: `warm_serve_inference_duration_seconds` per batch the batcher formed (all of the passes its plan ran).',
+    '',
+    table(['target', 'measured', 'goal', 'met'], g.targets.map(([name, value, goal, met, perCpu]) => [name, `**${name.startsWith('RSS') ? `${f(100 * value)}%` : f(value, 2)}**${perCpu === undefined ? '' : ` (per server CPU second: ${f(perCpu, 2)})`}`, goal, met === null ? '' : met ? 'yes' : '**no**'])),
+    '',
+    table(['run', 'prefix sharing', 'items/s (per window)', 'sharing ÷ off', 'items per server CPU s', 'sharing ÷ off, per CPU s', 'server CPUs', 'tokens computed / item', 'tokens / item', 'prefix-cache hit rate', 'prefix-cache evictions', 'reward-cache hits', 'mean batch', 'ms per batch', 'errors'], rows),
+    '',
+    ...(sweep.length
+      ? [
+          `Group size sweep (compute model, per-sample, ${sweep[0].clients} clients; G=1 is run 3, G=16 run 1):`,
+          '',
+          table(['G', 'items/s, sharing', 'items/s, off', 'sharing ÷ off', 'sharing ÷ off, per server CPU s', 'tokens computed / item, sharing', 'prefix-cache hit rate'], sweep.map((r) => [r.group, f(r.sharing.items_per_s, 2), f(r.off.items_per_s, 2), f(r.ratio, 2), f(r.ratio_per_cpu_s, 2), f(r.sharing.computed_tokens_per_item, 0), pct(r.sharing.prefix_cache_hit_rate)])),
+          '',
+          '![items/s against group size, prefix sharing auto and off](plots/grpo-groups.svg)',
+          '',
+        ]
+      : []),
+    ...(mem
+      ? [
+          `Memory (6): a fresh server, sharing on with the default cache (256 MB), per-sample G=${mem.group} traffic from ${mem.clients} clients for ${f(mem.minutes, 0)} min after a ${mem.warmup_s} s warm-up, new prompts throughout (${f(mem.items_per_s, 1)} items/s, ${mem.errors} errors); RSS from /proc every 5 s, the cache from \`warm_serve_prefix_cache_bytes\`:`,
+          '',
+          table(
+            ['RSS idle MB', 'RSS first minute MB', 'RSS max MB', 'RSS last minute MB', 'cache max MB', 'cache full at', 'RSS minute after full → last minute', 'evictions'],
+            [[f(mem.rss_mb_idle), f(mem.rss_mb_start), f(mem.rss_mb_max), f(mem.rss_mb_end), f(mem.cache_mb_max), mem.cache_filled_at_s === null ? 'never' : `${f(mem.cache_filled_at_s, 0)} s`, `${f(mem.rss_mb_first_minute_after_fill)} → ${f(mem.rss_mb_end)} MB (${f(100 * mem.growth_after_fill)}%)`, mem.evictions]],
+          ),
+          '',
+          '![RSS and prefix cache under GRPO traffic](plots/grpo-memory.svg)',
+          '',
+        ]
+      : []),
+  ].join('\n');
+}
+
 /** Markdown for the generated block of RESULTS.md. */
 export function renderResults(results) {
   const mc = results.machine;
@@ -191,5 +279,6 @@ export function renderResults(results) {
     '![p50 and p99 latency against clients](plots/latency.svg)',
     '![target ratios](plots/targets.svg)',
     ...(results.memory ? ['![RSS under sustained load](plots/memory.svg)'] : []),
+    ...(results.grpo ? ['', grpoSection(results.grpo)] : []),
   ].join('\n');
 }

@@ -7,14 +7,17 @@
  *   3. the batching gain (max_batch_size 1 against the defaults),
  *   4. WARM against the ensemble of its members (`serve --ensemble`, aggregate mean),
  *   5. tokenization throughput (bench/tokenization.mjs) and its share of request time,
+ *   6. group scoring with and without prefix sharing on GRPO-shaped traffic (bench/grpo.mjs,
+ *      its own models at max_length 1024 and 128; run when --models names compute, unless
+ *      --skip-grpo; writes bench/grpo.json),
  * then check the targets, write bench/results.json, the plots in bench/plots/ and the generated
  * block of bench/RESULTS.md. Progress goes to stderr.
  *
- *   node bench/run.mjs [--quick] [--models tiny,compute] [--dist DIR] [--no-write]
+ *   node bench/run.mjs [--quick] [--models tiny,compute] [--dist DIR] [--no-write] [--skip-grpo]
  *     (with --models naming a subset, the other models' results are kept from bench/results.json,
  *      each marked with the run it came from)
  *   node bench/run.mjs --render   (re-render RESULTS.md and the plots from bench/results.json,
- *                                  picking up a newer bench/memory.json or bench/tuning.json)
+ *                                  picking up a newer bench/memory.json, tuning.json or grpo.json)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -32,6 +35,7 @@ const { values } = parseArgs({
     dist: { type: 'string' },
     'no-write': { type: 'boolean', default: false },
     render: { type: 'boolean', default: false },
+    'skip-grpo': { type: 'boolean', default: false },
   },
 });
 const BENCH = import.meta.dirname;
@@ -149,6 +153,11 @@ async function measureAll() {
   for (const name of names) results.models[name] = await benchModel(name);
   log('tokenization');
   results.tokenization = await nodeJson('tokenization.mjs', [MODELS.tiny.dir, '--seconds', values.quick ? '1' : '3']);
+  if (names.includes('compute') && !values['skip-grpo']) {
+    log('group scoring, prefix sharing auto against off (bench/grpo.mjs)');
+    const flags = ['--no-render', ...(values.quick ? ['--quick'] : []), ...(values['no-write'] ? ['--no-write'] : []), ...(values.dist ? ['--dist', values.dist] : [])];
+    results.grpo = await nodeJson('grpo.mjs', flags);
+  }
   results.machine.load_average_end = loadavg().map((v) => v.toFixed(2)).join(' ');
   results.minutes = (Date.now() - started) / 60000;
   return keepOtherModels(results, names);
@@ -171,14 +180,15 @@ function keepOtherModels(results, names) {
 }
 
 const results = values.render ? JSON.parse(readFileSync(join(BENCH, 'results.json'), 'utf8')) : await measureAll();
-for (const [key, file] of [['memory', 'memory.json'], ['tuning', 'tuning.json']]) {
-  if (existsSync(join(BENCH, file))) results[key] = JSON.parse(readFileSync(join(BENCH, file), 'utf8'));
+for (const [key, file] of [['memory', 'memory.json'], ['tuning', 'tuning.json'], ['grpo', 'grpo.json']]) {
+  // A grpo result of this run (which wrote grpo.json, unless --no-write) comes first.
+  if (existsSync(join(BENCH, file)) && !(key === 'grpo' && results.grpo)) results[key] = JSON.parse(readFileSync(join(BENCH, file), 'utf8'));
 }
 const report = renderResults(results);
 console.log(report);
 if (!values['no-write']) {
-  // memory.json and tuning.json stay files of their own (other commands write them).
-  writeFileSync(join(BENCH, 'results.json'), `${JSON.stringify({ ...results, memory: undefined, tuning: undefined }, null, 1)}\n`);
+  // memory.json, tuning.json and grpo.json stay files of their own (other commands write them).
+  writeFileSync(join(BENCH, 'results.json'), `${JSON.stringify({ ...results, memory: undefined, tuning: undefined, grpo: undefined }, null, 1)}\n`);
   mkdirSync(join(BENCH, 'plots'), { recursive: true });
   writePlots(results, join(BENCH, 'plots'));
   const file = join(BENCH, 'RESULTS.md');
