@@ -94,10 +94,11 @@ export function planBatch(sequences: readonly Int32Array[], cache: PrefixCache, 
       const ids = sequences[rows[0]];
       length = recent.longest(ids, ids.length - 1);
     }
-    // Rows whose cached match is at least as long as the prefix to compute take the cache.
-    const better = rows.filter((i) => cachedLength(i) >= length);
+    // Rows whose cached match is within minTokens of the prefix to compute take the cache: a
+    // prompt is not computed again to gain the token or two its completions happen to share.
+    const better = rows.filter((i) => cachedLength(i) + minTokens > length);
     better.forEach(useCached);
-    rows = rows.filter((i) => cachedLength(i) < length);
+    rows = rows.filter((i) => cachedLength(i) + minTokens <= length);
     if (rows.length === 0) continue;
     if (length < minTokens) {
       rows.forEach(useCached);
