@@ -40,7 +40,7 @@
  * --unique-prompts (analysis, not part of the benchmark): group prompts too are drawn from those
  * whose first prefix_min_tokens ids no other prompt has (no shared "SUBREDDIT: r/...\nTITLE:" header).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +48,7 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startServer } from './server.mjs';
+import { nodeJson } from './node-json.mjs';
 import { grpoPool, GrpoTraffic } from './grpo-data.mjs';
 import { grpoPlots } from './plots.mjs';
 
@@ -92,16 +93,6 @@ const MODELS = {
 };
 // No shared prefixes: the target is a 5% difference, so more rounds.
 const NO_SHARE_ROUNDS = 4;
-
-/** Run a node script of bench/ in its own process and parse the JSON it prints. */
-function nodeJson(script, args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(BENCH, script), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`${script} exited with ${code}`))));
-  });
-}
 
 const METRICS = {
   items: 'warm_serve_scored_items_total',

@@ -19,12 +19,13 @@
  *   node bench/run.mjs --render   (re-render RESULTS.md and the plots from bench/results.json,
  *                                  picking up a newer bench/memory.json, tuning.json or grpo.json)
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startServer } from './server.mjs';
+import { nodeJson } from './node-json.mjs';
 import { renderResults } from './report.mjs';
 import { writePlots } from './plots.mjs';
 
@@ -44,16 +45,6 @@ const WORK = join(BENCH, '.work');
 const scale = values.quick ? 0.25 : 1;
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 const sh = (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-
-/** Run a node script of bench/ in its own process and parse the JSON it prints. */
-function nodeJson(script, args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(BENCH, script), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`${script} exited with ${code}`))));
-  });
-}
 
 /** Per model: how long each load level runs (a slow model needs longer windows for stable tails). */
 const MODELS = {

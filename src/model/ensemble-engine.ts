@@ -9,7 +9,7 @@ import type { ModelDirectory } from './directory.js';
 import type { Engine, RunOptions } from './engine.js';
 import { OnnxEngine, type OnnxEngineOptions } from './onnx-engine.js';
 import { padBatch, type PaddingLayout } from './padded-batch.js';
-import type { PrefixSharing, PrefixStats } from './prefix-cache.js';
+import { sumPrefixStats, type PrefixSharing, type PrefixStats } from './prefix-cache.js';
 
 /** The merged model plus its members, scoring the same tensors. */
 export class EnsembleEngine implements Engine {
@@ -81,11 +81,7 @@ export class EnsembleEngine implements Engine {
 
   /** Every session's prefix cache (the model's and each member's) summed. */
   prefixStats(): PrefixStats | undefined {
-    const all = [this.model, ...this.memberEngines].map((e) => e.prefixStats()).filter((s) => s !== undefined);
-    if (all.length === 0) return undefined;
-    const sum = { hits: 0, misses: 0, evictions: 0, tokensReused: 0, bytes: 0, entries: 0 };
-    for (const stats of all) for (const key of Object.keys(sum) as (keyof PrefixStats)[]) sum[key] += stats[key];
-    return sum;
+    return sumPrefixStats([this.model, ...this.memberEngines].map((e) => e.prefixStats()));
   }
 
   async run(sequences: readonly Int32Array[], options: RunOptions = {}): Promise<Float32Array> {

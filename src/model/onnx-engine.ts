@@ -12,8 +12,8 @@ import { ThreadSession, type SessionOutput } from './session-thread.js';
 import type { Engine, RunOptions } from './engine.js';
 import { checkGraph, type FeedableInput, type GraphSignature } from './graph.js';
 import type { Normalization } from './manifest.js';
-import { LITTLE_ENDIAN, padBatch, type PaddedBatch, type PaddingLayout } from './padded-batch.js';
-import type { PrefixSharing, PrefixStats } from './prefix-cache.js';
+import { LITTLE_ENDIAN, padBatch, paddedBuffer, type PaddedBatch, type PaddingLayout } from './padded-batch.js';
+import { noPrefixStats, type PrefixSharing, type PrefixStats } from './prefix-cache.js';
 
 /** onnxruntime session settings. */
 export interface OnnxEngineOptions {
@@ -74,7 +74,7 @@ export class OnnxEngine implements Engine {
   }
 
   prefixStats(): PrefixStats | undefined {
-    return this.prefixSharing ? (this.session.prefixStats ?? { hits: 0, misses: 0, evictions: 0, tokensReused: 0, bytes: 0, entries: 0 }) : undefined;
+    return this.prefixSharing ? (this.session.prefixStats ?? noPrefixStats()) : undefined;
   }
 
   /** Open `modelFile` and check its signature; errors.model on failure. */
@@ -121,7 +121,7 @@ export class OnnxEngine implements Engine {
     const dims = [batch, seq];
     const feeds: Record<string, BigInt64Array> = {};
     for (const name of this.inputs) {
-      const data = name === 'input_ids' ? padded.ids : name === 'attention_mask' ? padded.mask : name === 'position_ids' ? padded.positions : padded.zeros;
+      const data = paddedBuffer(padded, name);
       if (!data) throw errors.engine(`the batch has no ${name}, which this graph needs`);
       feeds[name] = data;
     }

@@ -62,3 +62,8 @@ export function padBatch(sequences: readonly Int32Array[], layout: PaddingLayout
   const zeros = inputs.has('token_type_ids') ? new BigInt64Array(size) : undefined;
   return { batch, seq, ids, mask, positions, zeros };
 }
+
+/** The buffer of `padded` that feeds graph input `name` (undefined when the batch was built without it). */
+export function paddedBuffer(padded: PaddedBatch, name: string): BigInt64Array | undefined {
+  return name === 'input_ids' ? padded.ids : name === 'attention_mask' ? padded.mask : name === 'position_ids' ? padded.positions : padded.zeros;
+}

@@ -54,6 +54,20 @@ export interface PrefixStats extends PrefixCacheCounters {
   entries: number;
 }
 
+/** The figures of a cache that has seen nothing yet. */
+export function noPrefixStats(): PrefixStats {
+  return { hits: 0, misses: 0, evictions: 0, tokensReused: 0, bytes: 0, entries: 0 };
+}
+
+/** The figures of several caches (the worker's and the inline one of a session, an ensemble's sessions) added up; undefined for none. */
+export function sumPrefixStats(all: readonly (PrefixStats | undefined)[]): PrefixStats | undefined {
+  const present = all.filter((s) => s !== undefined);
+  if (present.length === 0) return undefined;
+  const sum = noPrefixStats();
+  for (const stats of present) for (const key of Object.keys(sum) as (keyof PrefixStats)[]) sum[key] += stats[key];
+  return sum;
+}
+
 /** Length of the common prefix of `a` and `b`, at most `limit`. */
 export function commonPrefix(a: Int32Array, b: Int32Array, limit = Infinity): number {
   const n = Math.min(a.length, b.length, limit);

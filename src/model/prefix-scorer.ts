@@ -14,7 +14,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { FeedableInput, PastSpec } from './graph.js';
-import { padBatch, type PaddedBatch, type PaddingLayout } from './padded-batch.js';
+import { padBatch, paddedBuffer, type PaddedBatch, type PaddingLayout } from './padded-batch.js';
 import { pastSlice, PrefixCache, RecentSequences, type PrefixEntry, type PrefixSharing, type PrefixStats } from './prefix-cache.js';
 import { planBatch } from './prefix-plan.js';
 import { floatArray, floatTensor, floatValues, newFloatArray, type FloatArray } from './session-tensors.js';
@@ -33,10 +33,26 @@ export function emptyPast(spec: PastSpec): Record<string, ort.Tensor> {
 export function tokenFeeds(padded: PaddedBatch, inputs: readonly FeedableInput[], maskWidth = padded.seq): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
   for (const name of inputs) {
-    const data = name === 'input_ids' ? padded.ids : name === 'attention_mask' ? padded.mask : name === 'position_ids' ? padded.positions : padded.zeros;
-    feeds[name] = new ort.Tensor('int64', data!, [padded.batch, name === 'attention_mask' ? maskWidth : padded.seq]);
+    feeds[name] = new ort.Tensor('int64', paddedBuffer(padded, name)!, [padded.batch, name === 'attention_mask' ? maskWidth : padded.seq]);
   }
   return feeds;
+}
+
+/**
+ * One plain pass over int64 [batch, seq] buffers (an empty past added when the graph takes one),
+ * fetching only `output`, as float32: the worker's and the inline session's plain passes.
+ */
+export async function plainPass(
+  session: ort.InferenceSession,
+  past: PastSpec | undefined,
+  buffers: Record<string, BigInt64Array>,
+  dims: readonly number[],
+  output: string,
+): Promise<{ data: Float32Array; dims: readonly number[] }> {
+  const feeds: Record<string, ort.Tensor> = past ? emptyPast(past) : {};
+  for (const [name, data] of Object.entries(buffers)) feeds[name] = new ort.Tensor('int64', data, dims);
+  const out = (await session.run(feeds, [output]))[output];
+  return { data: floatValues(out), dims: out.dims };
 }
 
 /** Scores batches through a past-taking graph, sharing prefixes within and across batches. */

@@ -23,11 +23,10 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { errors } from '../errors.js';
 import type { Device } from './device.js';
 import { DEFAULT_INLINE_POLICY, type InlinePolicy } from './inline-policy.js';
-import type { PrefixStats } from './prefix-cache.js';
-import { emptyPast, PrefixScorer } from './prefix-scorer.js';
+import { sumPrefixStats, type PrefixStats } from './prefix-cache.js';
+import { plainPass, PrefixScorer } from './prefix-scorer.js';
 import { pastSpec, type PastSpec } from './graph.js';
 import type { SessionReply, SessionRequest, SharingSetup, WarmUp } from './session-messages.js';
-import { floatValues } from './session-tensors.js';
 
 // Under a TypeScript loader (tests) this module is .ts and so is its worker.
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './session-worker.ts' : './session-worker.js', import.meta.url);
@@ -138,10 +137,7 @@ export class ThreadSession {
 
   /** The prefix caches' figures (the worker's after its latest batch, plus the inline one's), when prefix sharing is on. */
   get prefixStats(): PrefixStats | undefined {
-    const worker = this.latestPrefixStats;
-    const inline = this.inlineScorer?.stats;
-    if (!worker || !inline) return worker ?? inline;
-    return Object.fromEntries(Object.keys(worker).map((k) => [k, worker[k as keyof PrefixStats] + inline[k as keyof PrefixStats]])) as unknown as PrefixStats;
+    return sumPrefixStats([this.latestPrefixStats, this.inlineScorer?.stats]);
   }
 
   /** Turn prefix sharing on (a graph that takes a past; call before the first score()). */
@@ -168,12 +164,7 @@ export class ThreadSession {
     const tokens = dims[0] * dims[1];
     const session = this.inlineSession;
     if (this.inlineReady(tokens) && session) {
-      return this.runInline(async () => {
-        const tensors: Record<string, ort.Tensor> = this.past ? emptyPast(this.past) : {};
-        for (const [name, data] of Object.entries(feeds)) tensors[name] = new ort.Tensor('int64', data, dims);
-        const out = (await session.run(tensors, [output]))[output] as ort.Tensor;
-        return { data: floatValues(out), dims: out.dims };
-      }, tokens);
+      return this.runInline(() => plainPass(session, this.past, feeds, dims, output), tokens);
     }
     return this.post({ kind: 'run', id: this.nextId++, feeds, dims, output }, tokens);
   }

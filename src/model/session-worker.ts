@@ -14,11 +14,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { WarmServeError } from '../errors.js';
 import { createSessionOn, type Device } from './device.js';
-import { emptyPast, PrefixScorer, tokenFeeds } from './prefix-scorer.js';
+import { emptyPast, plainPass, PrefixScorer, tokenFeeds } from './prefix-scorer.js';
 import { checkGraph, pastSpec, type GraphSignature } from './graph.js';
 import { padBatch } from './padded-batch.js';
 import type { SessionReply, SessionRequest, WarmUp } from './session-messages.js';
-import { floatValues } from './session-tensors.js';
 
 const { modelFile, device, options } = workerData as { modelFile: string; device: Device; options: ort.InferenceSession.SessionOptions };
 const port = parentPort!;
@@ -53,13 +52,8 @@ try {
       scorer.score(request.sequences).then(({ data, dims }) => reply(data, dims), fail);
       return;
     }
-    const feeds: Record<string, ort.Tensor> = past ? emptyPast(past) : {};
-    for (const [name, data] of Object.entries(request.feeds)) feeds[name] = new ort.Tensor('int64', data, request.dims);
-    session.run(feeds, [request.output]).then((outputs) => {
-      const out = outputs[request.output] as ort.Tensor;
-      // A float32 copy the size of the logits (batch x labels), so the buffer can be handed over.
-      reply(floatValues(out), out.dims);
-    }, fail);
+    // A float32 copy the size of the logits (batch x labels), so the buffer can be handed over.
+    plainPass(session, past, request.feeds, request.dims, request.output).then(({ data, dims }) => reply(data, dims), fail);
   });
 } catch (err) {
   const e = err as Error;

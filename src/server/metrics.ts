@@ -116,15 +116,14 @@ export class ServerMetrics {
     collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 1 });
     // The caches keep their own counters (the prefix cache on the sessions' worker threads); each
     // scrape copies them in.
-    const figure = (read: (f: CacheFigures) => number | undefined) =>
-      function (this: Counter | Gauge) {
+    const caches = () => this.caches();
+    const cacheMetric = (kind: 'counter' | 'gauge', name: string, help: string, read: (f: CacheFigures) => number | undefined) => {
+      const collect = function (this: Counter | Gauge) {
         this.reset();
-        const value = read(metrics.caches());
+        const value = read(caches());
         if (value !== undefined) (this as Gauge).inc(value);
       };
-    const metrics = this;
-    const cacheMetric = (kind: 'counter' | 'gauge', name: string, help: string, read: (f: CacheFigures) => number | undefined) => {
-      const options = { name, help, registers: [this.registry], collect: figure(read) };
+      const options = { name, help, registers: [this.registry], collect };
       if (kind === 'counter') new Counter(options);
       else new Gauge(options);
     };
