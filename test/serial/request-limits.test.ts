@@ -81,14 +81,19 @@ function repeated(element: string, n: number): string {
 t.test('lists over their limit are refused before validation, in milliseconds', async (t) => {
   const url = await startServe(t);
   const over = 'a list of more than 4096 elements, beyond every list limit';
+  const ids = (field: string) => new RegExp(`^${field}: a list of more than 131072 token ids; send fewer token ids; the tail is what is scored \\(max_ids_per_item\\)$`);
   const cases: [string, string, RegExp][] = [
     // Far over every list limit: refused while the raw body is scanned, before it is parsed.
-    ['/v1/score', `{"items":[${repeated('1', 2_000_000)}]}`, new RegExp(`^items: ${over}`)],
+    ['/v1/score', `{"items":[${repeated('{}', 1_300_000)}]}`, new RegExp(`^items: ${over}`)],
     ['/v1/score', `{"items":[{"messages":[${repeated('{}', 1_300_000)}]}]}`, new RegExp(`^items\\[0\\]\\.messages: ${over}`)],
     ['/predict', `{"inputs":[${repeated('["a"]', 650_000)}]}`, new RegExp(`^inputs: ${over}`)],
-    ['/get_reward', `{"query":["a"],"prompts":[${repeated('1', 2_000_000)}]}`, new RegExp(`^prompts: ${over}`)],
-    ['/classify', `{"input":[${repeated('1', 2_000_000)}]}`, new RegExp(`^input: ${over}`)],
-    ['/v1/rank', `{"prompt":"p","completions":[${repeated('1', 2_000_000)}]}`, new RegExp(`^completions: ${over}`)],
+    ['/get_reward', `{"query":["a"],"prompts":[${repeated('"a"', 1_000_000)}]}`, new RegExp(`^prompts: ${over}`)],
+    ['/classify', `{"input":[${repeated('{}', 1_300_000)}]}`, new RegExp(`^input: ${over}`)],
+    ['/v1/rank', `{"prompt":"p","completions":[${repeated('"a"', 1_000_000)}]}`, new RegExp(`^completions: ${over}`)],
+    // A list of numbers only is one item's token ids, with its own (larger) limit.
+    ['/v1/score', `{"items":[${repeated('1', 2_000_000)}]}`, ids('items')],
+    ['/get_reward', `{"query":["a"],"prompts":[${repeated('1', 2_000_000)}]}`, ids('prompts')],
+    ['/classify', `{"input":[${repeated('1', 2_000_000)}]}`, ids('input')],
     // Over one route's limit: refused after parsing, before validation, with the exact count.
     ['/v1/score', `{"items":[${repeated('1', 4000)}]}`, /^items: 4000 items exceeds the limit of 256 items; split the request \(max_items_per_request\)$/],
     ['/v1/score', `{"items":[{"text":"a"},{"messages":[${repeated('{}', 2000)}]}]}`, /^items\[1\]\.messages: 2000 messages exceeds the limit of 1024 messages; send fewer messages \(max_messages_per_item\)$/],
