@@ -192,9 +192,18 @@ t.test('bounded queue: overload is a 503 with Retry-After, by items and by token
   const tooBig = await rejection(queue.submit(Array.from({ length: 6 }, (_, i) => seq(i, 1))));
   t.equal(tooBig.status, 413, 'a request larger than the whole queue can never fit: 413, not 503');
   t.same(log.rejected, { queue_items: 2, queue_tokens: 1, too_large: 6 });
+  // Before tokenizing, by the item count alone: the same refusal, counted the same way.
+  const early = queue.refuseEarly(2);
+  t.equal(early?.type, 'overloaded', 'refuseEarly: the queue is full by items');
+  t.match(early?.message, /max_queue_items=5/);
+  t.ok(early!.retryAfterSeconds! >= 1);
+  t.equal(queue.refuseEarly(1), undefined, 'one more item still fits: left to submit()');
+  t.equal(queue.refuseEarly(6), undefined, 'a request larger than the queue: left to submit() (413)');
+  t.same(log.rejected, { queue_items: 4, queue_tokens: 1, too_large: 6 });
   engine.letGo();
   await Promise.all([running, queued]);
   t.same(queue.stats, { queuedItems: 0, queuedTokens: 0, inflightBatches: 0, heldEntries: 0 });
+  t.equal(queue.refuseEarly(5), undefined, 'refuseEarly: nothing queued, nothing refused');
   const fine = await queue.submit([seq(9, 1)]);
   t.equal(fine.rewards[0], 9001, 'the queue accepts again once it drained');
 });

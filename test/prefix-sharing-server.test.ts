@@ -52,3 +52,21 @@ t.test('--prefix-sharing off, reward_cache_items 0', async (t) => {
   t.equal(metric(text, 'warm_serve_prefix_tokens_reused_total'), 0);
   t.equal(metric(text, 'warm_serve_reward_cache_misses_total'), 0, 'no reward cache, no lookups');
 });
+
+t.test('prefix_cache_mb bounds all the caches together: the model and every member, workers and inline copies', async (t) => {
+  const budgetMb = 2;
+  const server = await startServer(testConfig({ ensemble: true, prefix_cache_mb: budgetMb }));
+  t.teardown(() => server.stop());
+  t.same((await call(server.url, 'GET', '/v1/info')).json.prefix_sharing, { enabled: true, min_tokens: 16, cache_mb: budgetMb }, '/v1/info: the budget as configured');
+  // Six different prompts, each scored one completion per request: each prompt is cached in
+  // each of the 7 sessions (~100 KB per session), far more than 2 MiB if every session had its own 2 MiB.
+  for (let p = 0; p < 6; p++) {
+    const own = `Story ${p}: ${'once upon a time there was a little dog who played in the park with a red ball and '.repeat(2)}TL;DR:`;
+    for (const completion of completions.slice(0, 3)) await call(server.url, 'POST', '/v1/score', { items: [{ prompt: own, completion }], return_members: true });
+  }
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const bytes = metric(text, 'warm_serve_prefix_cache_bytes');
+  t.ok(metric(text, 'warm_serve_prefix_cache_entries') >= 7, `prompts are cached (${metric(text, 'warm_serve_prefix_cache_entries')} entries)`);
+  t.ok(metric(text, 'warm_serve_prefix_cache_evictions_total') > 0, 'the budget was reached: entries were evicted');
+  t.ok(bytes <= budgetMb * 2 ** 20, `${(bytes / 2 ** 20).toFixed(2)} MiB held, within prefix_cache_mb ${budgetMb} MiB`);
+});

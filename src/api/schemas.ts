@@ -201,7 +201,7 @@ export const InfoResponseSchema = z
       .object({
         enabled: z.boolean().describe('whether items sharing a prefix run it once (a graph that takes past_key_values, and prefix_sharing auto)'),
         min_tokens: z.int().optional().describe('shortest shared prefix that is run once (prefix_min_tokens)'),
-        cache_mb: z.number().optional().describe('bound of the prefix cache per session, MiB (prefix_cache_mb)'),
+        cache_mb: z.number().optional().describe('bound of all the prefix caches together, MiB (prefix_cache_mb)'),
       })
       .describe('group scoring: the shared prompt of a group is computed once'),
     reward_cache: z.object({ items: z.int().describe('most rewards kept for exact duplicates (reward_cache_items; 0 = off)') }),

@@ -185,6 +185,27 @@ export class BatchQueue {
     await this.whenIdle();
   }
 
+  /**
+   * The overloaded refusal that `count` more items would get from submit(), known before they are
+   * formatted or tokenized: a full queue then costs a request no more than its parsing (under 5x
+   * overload the tokenizing of refused requests had taken the event loop the answers needed).
+   * Counts the rejection; undefined when the items may go on to submit().
+   */
+  refuseEarly(count: number): WarmServeError | undefined {
+    const o = this.options;
+    if (count === 0 || count > o.max_queue_items) return undefined; // submit() names the request's own limit
+    let err: WarmServeError | undefined;
+    let reason: RejectionReason = 'queue_items';
+    if (this.queuedItems + count > o.max_queue_items) {
+      err = errors.overloaded(`${this.queuedItems} items queued, max_queue_items=${o.max_queue_items}`, this.retryAfterSeconds());
+    } else if (this.queuedTokens >= o.max_queue_tokens) {
+      reason = 'queue_tokens';
+      err = errors.overloaded(`${this.queuedTokens} tokens queued, max_queue_tokens=${o.max_queue_tokens}`, this.retryAfterSeconds());
+    }
+    if (err) this.observer.rejected?.(reason, count);
+    return err;
+  }
+
   private admissionError(sequences: readonly Int32Array[], signal?: AbortSignal): WarmServeError | undefined {
     const o = this.options;
     const refuse = (reason: RejectionReason, err: WarmServeError) => {

@@ -137,7 +137,7 @@ export const ServeConfigSchema = z.strictObject({
     .number()
     .min(0)
     .default(PREFIX_DEFAULTS.cacheMb)
-    .describe('bound of the cache of shared prefixes\' keys and values (MiB), least recently used out first, per session (the model, and each member with --ensemble); 0 = no cache (sharing inside one batch only)'),
+    .describe('bound of all the caches of shared prefixes\' keys and values together (MiB), least recently used out first: split equally over the sessions (the model, and each member with --ensemble), a quarter of each share for its inline copy on CPU; 0 = no cache (sharing inside one batch only)'),
   reward_cache_items: count(0)
     .default(PREFIX_DEFAULTS.rewardCacheItems)
     .describe('rewards of this many recent items are kept by their final token ids, so an exact duplicate (a GRPO group repeating a sample, a retried request) is not scored again; least recently used out first; 0 = off'),

@@ -24,6 +24,8 @@ export class EnsembleEngine implements Engine {
     private readonly memberEngines: readonly OnnxEngine[],
     memberNames: readonly string[],
     private readonly layout: PaddingLayout,
+    /** Prefix sharing as configured (the budget of all sessions together), when the graphs take a past. */
+    readonly prefixSharing: PrefixSharing | undefined,
   ) {
     this.executionProvider = model.executionProvider;
     this.members = memberNames;
@@ -59,24 +61,23 @@ export class EnsembleEngine implements Engine {
     }
     const layout: PaddingLayout = { padTokenId, paddingSide: model.paddingSide };
     const opened: OnnxEngine[] = [];
+    // prefix_cache_mb bounds all the caches together: each session (the model and every member) gets an equal share.
+    const sharing = options.prefixSharing;
+    const perSession = sharing && { ...sharing, cacheBytes: Math.floor(sharing.cacheBytes / (members.length + 1)) };
     try {
       for (const dir of [model, ...members]) {
-        opened.push(await OnnxEngine.create(dir.modelFile, { ...layout, normalization: dir.normalization, headWeights: dir.headWeights }, options));
+        opened.push(await OnnxEngine.create(dir.modelFile, { ...layout, normalization: dir.normalization, headWeights: dir.headWeights }, { ...options, prefixSharing: perSession }));
       }
     } catch (err) {
       await Promise.all(opened.map((e) => e.release()));
       throw err;
     }
-    return new EnsembleEngine(opened[0], opened.slice(1), members.map((m) => m.name), layout);
+    return new EnsembleEngine(opened[0], opened.slice(1), members.map((m) => m.name), layout, opened[0].prefixSharing && sharing);
   }
 
   /** The merged model's heads (return_heads reports the model's, not the members'). */
   get headCount(): number | undefined {
     return this.model.headCount;
-  }
-
-  get prefixSharing(): PrefixSharing | undefined {
-    return this.model.prefixSharing;
   }
 
   /** Every session's prefix cache (the model's and each member's) summed. */

@@ -15,6 +15,7 @@
  * A float16 graph's reward output reaches the caller as float32, converted exactly
  * (session-tensors.ts), on the worker and inline alike.
  */
+import { statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
@@ -46,6 +47,12 @@ interface Waiter {
 
 // Weight of the newest pass in the per-token cost estimate.
 const COST_SMOOTHING = 0.2;
+/**
+ * Share of a session's prefix cache budget that its inline copy gets (the worker gets the rest):
+ * inline passes are short batches on an idle session, a lone client's groups, which need a few
+ * prompts' pasts; the worker's cache serves the traffic that keeps it busy.
+ */
+const INLINE_CACHE_SHARE = 0.25;
 
 /** One inline pass at a time on this thread, whatever the session (ensemble members included). */
 let inlineBusy = false;
@@ -65,7 +72,7 @@ export class ThreadSession {
   private inlineRuns = 0;
   /** The graph's past, when it takes one: a plain pass feeds it empty. */
   private readonly past?: PastSpec;
-  /** Prefix sharing, when on: the worker and the inline session each have a PrefixScorer (and cache). */
+  /** Prefix sharing, when on: the worker and the inline session each have a PrefixScorer (and cache; this one is the inline scorer's setup). */
   private sharing?: SharingSetup;
   private inlineScorer?: PrefixScorer;
   /** The worker's prefix cache figures after its latest scored batch. */
@@ -142,8 +149,11 @@ export class ThreadSession {
 
   /** Turn prefix sharing on (a graph that takes a past; call before the first score()). */
   share(setup: SharingSetup): void {
-    this.sharing = setup;
-    this.worker.postMessage({ kind: 'share', setup } satisfies SessionRequest);
+    // One budget for the session: the inline copy's cache (when it can exist) takes its share of it.
+    const inlinePossible = this.device === 'cpu' && this.inlinePolicy.maxMs > 0 && statSync(this.modelFile).size <= this.inlinePolicy.maxModelBytes;
+    const inlineBytes = inlinePossible ? Math.floor(setup.cacheBytes * INLINE_CACHE_SHARE) : 0;
+    this.sharing = { ...setup, cacheBytes: inlineBytes };
+    this.worker.postMessage({ kind: 'share', setup: { ...setup, cacheBytes: setup.cacheBytes - inlineBytes } } satisfies SessionRequest);
   }
 
   /**

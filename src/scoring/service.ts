@@ -162,6 +162,8 @@ export class ScoringService {
       const [field, asked] = aggregate !== 'warm' ? ['aggregate', `'${aggregate}'`] : ['return_members', 'true'];
       throw errors.validation(field, `${asked} needs the ensemble members; start the server with --ensemble (WARM_SERVE_ENSEMBLE=true) to load the members listed in warm.json, or use aggregate 'warm' without return_members`);
     }
+    const full = this.queue.refuseEarly(items.length);
+    if (full) throw full;
     const admission = this.admit(items, opts, { members: withMembers, heads: opts.returnHeads === true });
     this.admitting.add(admission);
     const { encoded, tokenizeMs, queued } = await admission.finally(() => this.admitting.delete(admission));
