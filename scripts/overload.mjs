@@ -5,6 +5,7 @@
 // and a closed-loop phase right after must run at >= 0.7x the pre-overload rate.
 //
 //   npm run build && node scripts/overload.mjs [--overload-s 60] [--factor 5] [--rss-bound-mib 1024] [-- serve flags]
+// (the reward cache is off: see OVERLOAD_DEFAULTS.serverArgs; serve flags given here come after)
 //
 // Prints a JSON report; exit status 1 when a check fails. test/serial/overload.test.ts runs the same
 // check for 10 s in CI.
@@ -20,7 +21,7 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
 });
 const report = await runOverload(
-  { overloadS: Number(values['overload-s']), factor: Number(values.factor), rssBoundBytes: Number(values['rss-bound-mib']) * 2 ** 20, serverArgs: positionals },
+  { overloadS: Number(values['overload-s']), factor: Number(values.factor), rssBoundBytes: Number(values['rss-bound-mib']) * 2 ** 20, serverArgs: [...OVERLOAD_DEFAULTS.serverArgs, ...positionals] },
   (line) => process.stderr.write(`overload: ${line}\n`),
 );
 const passed = report.failures.length === 0 && report.speed_failures.length === 0;

@@ -8,7 +8,7 @@
 #                     clients/python/test_warm_client.py (standard library only)
 #   python3-requests  test/auth.test.ts: /usr/bin/python3 imports requests (OpenRLHF's HTTP client)
 #   mesa-vulkan-drivers, libvulkan1
-#                     test/webgpu.test.ts: onnxruntime-node's WebGPU provider (Dawn) on Mesa's software
+#                     test/gpu/webgpu.test.ts: onnxruntime-node's WebGPU provider (Dawn) on Mesa's software
 #                     Vulkan device, lavapipe, through the Vulkan loader. Dawn refuses Mesa before 25
 #                     (bookworm's 22.3 lacks shaderUniform*ArrayDynamicIndexing); where apt offers no
 #                     Mesa 25 and the system is Debian 12 (bookworm), the bookworm-backports suite is
@@ -50,7 +50,7 @@ check() {
 }
 need_vulkan() {
   vulkan="mesa-vulkan-drivers libvulkan1"
-  why="${why:+$why, }$vulkan at Mesa $MESA_MIN+ (test/webgpu.test.ts)"
+  why="${why:+$why, }$vulkan at Mesa $MESA_MIN+ (test/gpu/webgpu.test.ts)"
 }
 need() { missing="$missing $1"; why="${why:+$why, }$1 (test/$2.test.ts)"; }
 
@@ -64,14 +64,14 @@ choose_vulkan_source() {
   # shellcheck disable=SC1091 # the system's own file
   . /etc/os-release
   if [ "${VERSION_CODENAME:-}" != bookworm ]; then
-    echo "test-deps: apt offers mesa-vulkan-drivers $(mesa_candidate) here (${PRETTY_NAME:-unknown system}); test/webgpu.test.ts needs Mesa $MESA_MIN+" >&2
+    echo "test-deps: apt offers mesa-vulkan-drivers $(mesa_candidate) here (${PRETTY_NAME:-unknown system}); test/gpu/webgpu.test.ts needs Mesa $MESA_MIN+" >&2
     return 1
   fi
   if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
     added_backports=1
     cat >"$BACKPORTS" <<'SOURCES'
 # Added by warm-serve's scripts/test-deps.sh: Mesa 25 (lavapipe, a software Vulkan device that
-# onnxruntime's WebGPU provider accepts) for test/webgpu.test.ts. Backports are installed only
+# onnxruntime's WebGPU provider accepts) for test/gpu/webgpu.test.ts. Backports are installed only
 # when asked for (-t bookworm-backports): Mesa's drivers and libdrm, which Mesa 25 needs.
 Types: deb
 URIs: http://deb.debian.org/debian

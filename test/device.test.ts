@@ -1,7 +1,7 @@
 /**
  * --device: explicit devices that cannot load stop start-up with how to install them; auto falls
  * back. webgpu runs here on Mesa's software Vulkan device (scripts/test-deps.sh installs it); the
- * GPU code path itself, rewards and all: test/webgpu.test.ts.
+ * GPU code path itself, rewards and all: test/gpu/webgpu.test.ts.
  */
 import t from 'tap';
 import { execFile } from 'node:child_process';

@@ -3,7 +3,7 @@
  * served, its rewards read as float32 exactly; `warm-serve merge` of float16 checkpoints and
  * graphs gives a float16 model that serves the float32 merge's rewards within FP16_TOLERANCE
  * (measured below); prefix sharing feeds float16 pasts back unchanged. The same models on the
- * WebGPU provider: test/webgpu.test.ts.
+ * WebGPU provider: test/gpu/webgpu.test.ts.
  */
 import t from 'tap';
 import { readFile } from 'node:fs/promises';

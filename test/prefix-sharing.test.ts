@@ -85,9 +85,9 @@ async function scoreGroups(model: string, groups: ScoreInput[][], sharing: boole
 /**
  * The groups of every `every`-th prompt (in file order). All 16,956 items at max_length 128 take
  * ~85 s per configuration on 2 cores (measured with every = 1: worst |diff| 3.6e-7), so the suite
- * scores a fixed sample: 1 prompt in 32 at 128 and 1 in 128 at 512 (4x the tokens per item).
+ * scores a fixed sample: 1 prompt in 64 at 128 and 1 in 256 at 512 (4x the tokens per item).
  */
-const SAMPLE_EVERY: Record<number, number> = { 128: 32, 512: 128 };
+const SAMPLE_EVERY: Record<number, number> = { 128: 64, 512: 256 };
 
 testWithSharedData('preference items of ../shared/data, grouped by prompt: shared = whole within 1e-4', async (t) => {
   const files = ['tldr/batch13.json', 'hh-rlhf/harmless-base/test.jsonl.gz', 'hh-rlhf/helpful-base/test.jsonl.gz', 'hh-rlhf/helpful-rejection-sampled/test.jsonl.gz'];
@@ -116,7 +116,9 @@ testWithSharedData('preference items of ../shared/data, grouped by prompt: share
 });
 
 t.test('ensemble members share prefixes exactly too (return_members)', async (t) => {
+  // Two of the six members: the path is the same for each, and every session is a worker to start.
   const model = await referenceCopy(t, { members: true });
+  await editJson(join(model, 'warm.json'), (w) => (w.members = w.members.slice(0, 2)));
   const prompt = 'SUBREDDIT: r/test\nTITLE: a shared prompt\nPOST: the same long post that every completion of the group follows.\n\nTL;DR:';
   const items = ['a', ' a short one', ' another completion', ' a', ' and a longer completion than the others'].map((c) => ({ prompt, completion: c }));
   const results = [];
@@ -127,7 +129,7 @@ t.test('ensemble members share prefixes exactly too (return_members)', async (t)
     await service.drain(10_000);
   }
   const flat = (r: (typeof results)[0]) => r.flatMap((i) => [i.reward, ...(i.members ?? [])]);
-  t.ok(flat(results[0]).length > 5 * 7 - 1, 'the model and 6 members per item');
+  t.equal(flat(results[0]).length, 5 * 3, 'the model and 2 members per item');
   t.ok(maxDiff(flat(results[2]), flat(results[0])) <= TOLERANCE, 'one batch');
   t.ok(maxDiff(flat(results[3]), flat(results[1])) <= TOLERANCE, 'the next batch');
 });

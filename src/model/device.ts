@@ -5,7 +5,7 @@
  *
  * `webgpu` runs on any Vulkan device, software ones included: Mesa's lavapipe (Mesa 25+; Dawn
  * refuses older ones) runs the shaders on the CPU, far slower than the CPU provider, and is what
- * the tests run the GPU code path on (test/webgpu.test.ts). So `auto` tries webgpu only where
+ * the tests run the GPU code path on (test/gpu/webgpu.test.ts). So `auto` tries webgpu only where
  * the machine has a GPU device node (/dev/dri/renderD*, /dev/nvidia*, /dev/dxg); `--device
  * webgpu` asks for it anywhere.
  */

@@ -1,5 +1,5 @@
 /**
- * What test/fp16.test.ts and test/webgpu.test.ts compare between two servers: the rewards of
+ * What test/fp16.test.ts and test/gpu/webgpu.test.ts compare between two servers: the rewards of
  * items of many lengths (plain passes, padded batches) and of groups that share a long prompt
  * (prefix sharing: the prompt's past computed once and fed back), and the float16 and float32
  * merges of reference members 0 and 1 that they serve.
@@ -12,7 +12,7 @@ export const ROOT = join(import.meta.dirname, '..', '..');
 export const REFERENCE = join(ROOT, 'models', 'reference');
 /** Reference members 0 and 1 in half precision (test/fixtures/fp16/make_fp16.py). */
 export const FP16_MEMBERS = [0, 1].map((i) => join(ROOT, 'test', 'fixtures', 'fp16', `member-${i}`));
-/** A float16 merge of FP16_MEMBERS against the float32 merge of FP32_MEMBERS (measured 3.8e-3 on the CPU; WebGPU's own bound: test/webgpu.test.ts). */
+/** A float16 merge of FP16_MEMBERS against the float32 merge of FP32_MEMBERS (measured 3.8e-3 on the CPU; WebGPU's own bound: test/gpu/webgpu.test.ts). */
 export const FP16_TOLERANCE = 1e-2;
 /** The same members in float32. */
 export const FP32_MEMBERS = [0, 1].map((i) => join(REFERENCE, 'members', `member-${i}`));

@@ -11,10 +11,10 @@
  * no measure of GPU speed.
  */
 import t from 'tap';
-import { ThreadSession } from '../src/model/session-thread.js';
-import { startServer, type RunningServer } from '../src/server/start.js';
-import { call, testConfig } from './helpers/http-call.js';
-import { FP16_MEMBERS, FP16_TOLERANCE, FP32_MEMBERS, GROUPS, ITEMS, maxDiff, mergedModel, REFERENCE, rewardsOf } from './helpers/precision-parity.js';
+import { ThreadSession } from '../../src/model/session-thread.js';
+import { startServer, type RunningServer } from '../../src/server/start.js';
+import { call, testConfig } from '../helpers/http-call.js';
+import { FP16_MEMBERS, FP16_TOLERANCE, FP32_MEMBERS, GROUPS, ITEMS, maxDiff, mergedModel, REFERENCE, rewardsOf } from '../helpers/precision-parity.js';
 
 // Mesa keeps compiled shaders in ~/.cache/mesa_shader_cache_db; without it every shader of this
 // process is compiled here, so the warm-up's cost is measured as a fresh machine pays it. Read by
