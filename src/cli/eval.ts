@@ -11,7 +11,7 @@ import type { PreferencePair } from '../eval/pairs.js';
 import { WarmServeError } from '../errors.js';
 import { scorePairs } from '../eval/score-pairs.js';
 import { DEFAULT_MODEL_DIR } from '../config/schema.js';
-import { OFFLINE_BATCHING, OFFLINE_PREFIX_SHARING } from '../scoring/bulk.js';
+import { OFFLINE_BATCHING } from '../scoring/bulk.js';
 import { createScoringService } from '../scoring/service.js';
 import { loadMemberDirectories } from '../model/members.js';
 import { loadModelDirectory } from '../model/directory.js';
@@ -57,7 +57,7 @@ function progress(label: string): (done: number, total: number) => void {
 
 /** Rewards for every chosen and rejected text of `pairs` from the model in `dir`. */
 async function rewardsOf(dir: string, label: string, pairs: PreferencePair[]): Promise<{ chosen: Float64Array; rejected: Float64Array }> {
-  const service = await createScoringService(dir, { batching: OFFLINE_BATCHING, engine: { prefixSharing: OFFLINE_PREFIX_SHARING } });
+  const service = await createScoringService(dir, { batching: OFFLINE_BATCHING });
   try {
     return await scorePairs(service, pairs, progress(label));
   } finally {

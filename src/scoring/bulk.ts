@@ -4,7 +4,6 @@
  * the batcher always has work to group by length, results kept in input order.
  */
 import type { BatchingOptions } from '../batching/options.js';
-import type { PrefixSharing } from '../model/prefix-cache.js';
 import type { ScoreInput, ScoredItem, ScoringService } from './types.js';
 
 /** Items per request and requests in flight when scoring a long list (eval, score). */
@@ -16,13 +15,6 @@ export const BULK_CONCURRENCY = 8;
  * model must not time items out of the queue.
  */
 export const OFFLINE_BATCHING: Partial<BatchingOptions> = { queue_timeout_ms: 0 };
-
-/**
- * Prefix sharing for lists scored offline (a graph that takes a past; others ignore it): a
- * preference pair's chosen and rejected answers share their prompt, and so do a group's
- * completions, so the prompt runs once (the server's defaults, with a smaller cache).
- */
-export const OFFLINE_PREFIX_SHARING: PrefixSharing = { minTokens: 16, cacheBytes: 64 * 2 ** 20 };
 
 /** How to cut a long list into requests. */
 export interface BulkOptions {
