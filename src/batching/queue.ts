@@ -194,16 +194,19 @@ export class BatchQueue {
   refuseEarly(count: number): WarmServeError | undefined {
     const o = this.options;
     if (count === 0 || count > o.max_queue_items) return undefined; // submit() names the request's own limit
-    let err: WarmServeError | undefined;
-    let reason: RejectionReason = 'queue_items';
-    if (this.queuedItems + count > o.max_queue_items) {
-      err = errors.overloaded(`${this.queuedItems} items queued, max_queue_items=${o.max_queue_items}`, this.retryAfterSeconds());
-    } else if (this.queuedTokens >= o.max_queue_tokens) {
-      reason = 'queue_tokens';
-      err = errors.overloaded(`${this.queuedTokens} tokens queued, max_queue_tokens=${o.max_queue_tokens}`, this.retryAfterSeconds());
-    }
-    if (err) this.observer.rejected?.(reason, count);
-    return err;
+    const reason = this.queuedItems + count > o.max_queue_items ? 'queue_items' : this.queuedTokens >= o.max_queue_tokens ? 'queue_tokens' : undefined;
+    if (!reason) return undefined;
+    this.observer.rejected?.(reason, count);
+    return this.queueFull(reason, 0);
+  }
+
+  /** The 503 of a queue full by items or by tokens; Retry-After counts `extraTokens` on top of the backlog. */
+  private queueFull(reason: 'queue_items' | 'queue_tokens', extraTokens: number): WarmServeError {
+    const o = this.options;
+    const state = reason === 'queue_items'
+      ? `${this.queuedItems} items queued, max_queue_items=${o.max_queue_items}`
+      : `${this.queuedTokens} tokens queued, max_queue_tokens=${o.max_queue_tokens}`;
+    return errors.overloaded(state, this.retryAfterSeconds(extraTokens));
   }
 
   private admissionError(sequences: readonly Int32Array[], signal?: AbortSignal): WarmServeError | undefined {
@@ -231,14 +234,8 @@ export class BatchQueue {
       return refuse('too_large', errors.tooLarge('items', o.max_queue_tokens, tokens, 'tokens',
         'split the request (max_queue_tokens)'));
     }
-    if (this.queuedItems + sequences.length > o.max_queue_items) {
-      return refuse('queue_items', errors.overloaded(
-        `${this.queuedItems} items queued, max_queue_items=${o.max_queue_items}`, this.retryAfterSeconds(tokens)));
-    }
-    if (this.queuedTokens + tokens > o.max_queue_tokens) {
-      return refuse('queue_tokens', errors.overloaded(
-        `${this.queuedTokens} tokens queued, max_queue_tokens=${o.max_queue_tokens}`, this.retryAfterSeconds(tokens)));
-    }
+    if (this.queuedItems + sequences.length > o.max_queue_items) return refuse('queue_items', this.queueFull('queue_items', tokens));
+    if (this.queuedTokens + tokens > o.max_queue_tokens) return refuse('queue_tokens', this.queueFull('queue_tokens', tokens));
     return undefined;
   }
 

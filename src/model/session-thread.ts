@@ -16,7 +16,6 @@
  * (session-tensors.ts), on the worker and inline alike.
  */
 import { readdirSync, statSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
@@ -97,6 +96,8 @@ export class ThreadSession {
   private inlineScorer?: PrefixScorer;
   /** The worker's prefix cache figures after its latest scored batch. */
   private latestPrefixStats?: PrefixStats;
+  /** Whether passes may ever run inline: a CPU session, inline_max_ms above 0, a model small enough for a second copy. */
+  private readonly inlineCapable: boolean;
 
   private constructor(
     private readonly worker: Worker,
@@ -110,6 +111,7 @@ export class ThreadSession {
     readonly warmUp: WarmUp | undefined,
   ) {
     this.past = pastSpec(modelFile, inputMetadata, outputMetadata);
+    this.inlineCapable = device === 'cpu' && inlinePolicy.maxMs > 0 && statSync(modelFile).size <= inlinePolicy.maxModelBytes;
     worker.on('message', (reply: SessionReply) => {
       if (reply.kind !== 'result' && reply.kind !== 'failed') return;
       const waiter = this.waiting.get(reply.id);
@@ -170,8 +172,7 @@ export class ThreadSession {
   /** Turn prefix sharing on (a graph that takes a past; call before the first score()). */
   share(setup: SharingSetup): void {
     // One budget for the session: the inline copy's cache (when it can exist) takes its share of it.
-    const inlinePossible = this.device === 'cpu' && this.inlinePolicy.maxMs > 0 && statSync(this.modelFile).size <= this.inlinePolicy.maxModelBytes;
-    const inlineBytes = inlinePossible ? Math.floor(setup.cacheBytes * INLINE_CACHE_SHARE) : 0;
+    const inlineBytes = this.inlineCapable ? Math.floor(setup.cacheBytes * INLINE_CACHE_SHARE) : 0;
     this.sharing = { ...setup, cacheBytes: inlineBytes };
     this.worker.postMessage({ kind: 'share', setup: { ...setup, cacheBytes: setup.cacheBytes - inlineBytes } } satisfies SessionRequest);
   }
@@ -220,8 +221,7 @@ export class ThreadSession {
   private qualifiesInline(tokens: number): boolean {
     const { maxMs, minIdleMs } = this.inlinePolicy;
     return (
-      this.device === 'cpu' &&
-      maxMs > 0 &&
+      this.inlineCapable &&
       !inlineBusy &&
       this.waiting.size === 0 &&
       this.msPerToken * tokens <= maxMs &&
@@ -229,8 +229,7 @@ export class ThreadSession {
     );
   }
 
-  private async openInline(): Promise<ort.InferenceSession | undefined> {
-    if ((await stat(this.modelFile)).size > this.inlinePolicy.maxModelBytes) return undefined;
+  private async openInline(): Promise<ort.InferenceSession> {
     const session = await ort.InferenceSession.create(this.modelFile, this.options);
     const sharing = this.sharing;
     if (sharing && this.past) this.inlineScorer = new PrefixScorer(session, this.past, sharing.inputs, sharing.output, sharing.layout, sharing);
