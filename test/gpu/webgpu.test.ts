@@ -50,7 +50,7 @@ async function serve(t: Tap.Test, config: Parameters<typeof testConfig>[0]): Pro
 
 /**
  * A `--device webgpu` server in a child process, killed at the end of the test: releasing WebGPU
- * sessions on lavapipe has crashed a loaded CI machine's test process (twice in 6 runs; never here).
+ * sessions on lavapipe has crashed the test process in 2 of the last 5 clean-clone CI runs (never in a run of this file alone).
  */
 function gpuServer(t: Tap.Test, args: string[]): Promise<string> {
   return untilReady(t, serveProcess([...args, '--device', 'webgpu', '--host', '127.0.0.1', '--port', '0']));
